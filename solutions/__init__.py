@@ -1,0 +1,35 @@
+"""Reference implementations of hard negative mining: the course's single source of truth.
+
+Exercises are generated from these functions and students are graded against them.
+Every function validates its input and raises ``ValueError`` naming the bad argument.
+"""
+
+from .batches import pk_batches
+from .distances import pairwise_distances
+from .losses import contrastive_loss, triplet_margin_loss
+from .metrics import active_triplet_fraction, collapse_ratio, mean_pairwise_distance, recall_at_k
+from .mining import (
+    batch_hard,
+    distance_weighted_negatives,
+    hardest_negatives,
+    random_negatives,
+    semi_hard_negatives,
+)
+from .weights import distance_weights
+
+__all__ = [
+    "active_triplet_fraction",
+    "batch_hard",
+    "collapse_ratio",
+    "contrastive_loss",
+    "distance_weighted_negatives",
+    "distance_weights",
+    "hardest_negatives",
+    "mean_pairwise_distance",
+    "pairwise_distances",
+    "pk_batches",
+    "random_negatives",
+    "recall_at_k",
+    "semi_hard_negatives",
+    "triplet_margin_loss",
+]

@@ -1,0 +1,171 @@
+"""Negative miners: from a distance matrix and labels to (anchor, positive, negative) indices.
+
+Shared rules (see ``solutions`` for the full contract):
+    * ``dist`` is ``[B, B]``, finite and non-negative, read row ``a`` for anchor ``a``;
+      it need not be symmetric or have a zero diagonal.
+    * A positive pair is ``(a, p)`` with ``a != p`` (by index) and equal labels; a negative
+      ``n`` of ``a`` has ``labels[n] != labels[a]``.
+    * Outputs are int64 index tensors on ``dist``'s device; ties resolve to the smallest index.
+    * Mining never needs gradients: indices are computed from ``dist.detach()``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from . import _checks, _masks
+from .weights import distance_weights
+
+Triplets = tuple[Tensor, Tensor, Tensor]
+
+
+def semi_hard_negatives(dist: Tensor, labels: Tensor, margin: float) -> Triplets:
+    """FaceNet semi-hard negatives, one per positive pair.
+
+    For every positive pair ``(a, p)``, in lexicographic ``(a, p)`` order, the negative ``n``
+    with ``dist[a,p] < dist[a,n] < dist[a,p] + margin`` (both strict, compared in
+    ``dist``'s dtype) that has the smallest ``dist[a,n]``; ties go to the smallest ``n``.
+    Pairs with no such negative are left out.
+
+    Args:
+        dist: ``[B, B]`` distances. labels: ``[B]`` integers. margin: ``> 0``.
+
+    Returns:
+        ``(anchors, positives, negatives)``, int64 ``[T]`` each, ``T <= #positive pairs``.
+
+    Algorithm: the closest negative strictly beyond ``dist[a,p]`` is found either by
+    scanning row ``a`` once per positive pair (``O(P * B)``, chosen when the number of
+    positive pairs ``P`` is at most ``B * log2(B)``) or by sorting each anchor's negatives
+    once and binary-searching every pair (``O(B^2 log B)``). Both work in row chunks, so
+    extra memory stays ``O(B^2)`` at most and usually far less.
+    """
+    d, lab = _masks.validated(dist, labels)
+    m = _checks.positive_number("margin", margin)
+    n = d.shape[0]
+    if n == 0:
+        return _masks.empty_triplets(d.device)
+    pos = _masks.positive_mask(lab)
+    n_pairs = int(pos.sum())
+    if n_pairs == 0:
+        return _masks.empty_triplets(d.device)
+    if n_pairs <= n * max(1.0, math.log2(n)):
+        return _semi_hard_by_pairs(d, lab, pos, m)
+    return _semi_hard_by_sorting(d, lab, pos, m)
+
+
+def _semi_hard_by_pairs(d: Tensor, lab: Tensor, pos: Tensor, margin: float) -> Triplets:
+    anchors, positives = pos.nonzero(as_tuple=True)
+    # Non-negatives become NaN: NaN > x is False, so they can never enter the window.
+    candidates = d.masked_fill(lab[:, None] == lab[None, :], float("nan"))
+    inf = torch.tensor(float("inf"), dtype=d.dtype, device=d.device)
+    found, negatives = [], []
+    step = _masks.rows_per_chunk(d.shape[1])
+    for s in range(0, anchors.numel(), step):
+        a, p = anchors[s : s + step], positives[s : s + step]
+        d_ap = d[a, p].unsqueeze(1)
+        rows = candidates[a]
+        value, index = torch.where(rows > d_ap, rows, inf).min(dim=1)
+        found.append(value < d_ap.squeeze(1) + margin)
+        negatives.append(index)
+    keep = torch.cat(found)
+    return anchors[keep], positives[keep], torch.cat(negatives)[keep]
+
+
+def _semi_hard_by_sorting(d: Tensor, lab: Tensor, pos: Tensor, margin: float) -> Triplets:
+    n = d.shape[0]
+    out_a, out_p, out_n = [], [], []
+    step = _masks.rows_per_chunk(n, budget=1 << 21)
+    for s in range(0, n, step):
+        rows = d[s : s + step]
+        same = lab[s : s + step, None] == lab[None, :]
+        # Each anchor's negatives ascending, non-negatives (+inf) last; stable keeps index order on ties.
+        values, order = torch.sort(rows.masked_fill(same, float("inf")), dim=1, stable=True)
+        first_beyond = torch.searchsorted(values, rows, right=True).clamp_(max=n - 1)
+        # +inf (no negative beyond d_ap) never passes the strict upper bound.
+        ok = pos[s : s + step] & (values.gather(1, first_beyond) < rows + margin)
+        a, p = ok.nonzero(as_tuple=True)
+        out_a.append(a + s)
+        out_p.append(p)
+        out_n.append(order.gather(1, first_beyond)[a, p])
+    return torch.cat(out_a), torch.cat(out_p), torch.cat(out_n)
+
+
+def batch_hard(dist: Tensor, labels: Tensor) -> Triplets:
+    """Batch-hard mining (Hermans et al. 2017): one triplet per usable anchor.
+
+    For each anchor ``a``, in increasing order, that has at least one positive and one
+    negative: the positive with the largest ``dist[a,p]`` and the negative with the
+    smallest ``dist[a,n]`` (ties: smallest index). Returns int64 ``[T]`` tensors, ``T <= B``.
+    """
+    d, lab = _masks.validated(dist, labels)
+    if d.shape[0] == 0:
+        return _masks.empty_triplets(d.device)
+    pos = _masks.positive_mask(lab)
+    neg = ~_masks.same_label(lab)
+    hardest_pos = torch.where(pos, d, -1.0).argmax(dim=1)
+    hardest_neg = torch.where(neg, d, float("inf")).argmin(dim=1)
+    anchors = (pos.any(dim=1) & neg.any(dim=1)).nonzero().squeeze(1)
+    return anchors, hardest_pos[anchors], hardest_neg[anchors]
+
+
+def hardest_negatives(dist: Tensor, labels: Tensor) -> Triplets:
+    """Hardest negative per positive pair.
+
+    For every positive pair ``(a, p)`` in lexicographic order whose anchor has a negative:
+    the negative with the smallest ``dist[a,n]`` (ties: smallest index), whatever ``dist[a,p]``.
+    """
+    d, lab = _masks.validated(dist, labels)
+    if d.shape[0] == 0:
+        return _masks.empty_triplets(d.device)
+    neg = ~_masks.same_label(lab)
+    closest = torch.where(neg, d, float("inf")).argmin(dim=1)
+    anchors, positives = (_masks.positive_mask(lab) & neg.any(dim=1, keepdim=True)).nonzero(as_tuple=True)
+    return anchors, positives, closest[anchors]
+
+
+def random_negatives(dist: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Triplets:
+    """A uniformly random negative per positive pair (the no-mining baseline).
+
+    For every positive pair ``(a, p)`` in lexicographic order whose anchor has a negative,
+    one negative of ``a`` drawn uniformly (independently per pair) from ``generator``
+    (which must live on ``dist``'s device; ``None`` uses torch's global RNG).
+    ``dist`` is only validated and used for its size and device.
+    """
+    d, lab = _masks.validated(dist, labels)
+    if d.shape[0] == 0:
+        return _masks.empty_triplets(d.device)
+    same = _masks.same_label(lab)
+    n_neg = (~same).sum(dim=1)
+    anchors, positives = (_masks.positive_mask(lab) & (n_neg > 0)[:, None]).nonzero(as_tuple=True)
+    # Row a of `order` lists a's negatives first, in increasing index order.
+    order = torch.sort(same.to(torch.uint8), dim=1, stable=True).indices
+    u = torch.rand(anchors.numel(), generator=generator, device=d.device, dtype=torch.float64)
+    pick = (u * n_neg[anchors]).long().clamp_(max=d.shape[0] - 1)
+    return anchors, positives, order[anchors, pick]
+
+
+def distance_weighted_negatives(
+    dist: Tensor,
+    labels: Tensor,
+    dim: int,
+    generator: torch.Generator | None = None,
+    cutoff: float = 0.5,
+    nonzero_loss_cutoff: float = 1.4,
+) -> Triplets:
+    """Distance-weighted sampling (Wu et al. 2017): one negative per positive pair.
+
+    For every positive pair ``(a, p)`` in lexicographic order whose anchor has a valid
+    negative (non-zero weight), one negative drawn from row ``a`` of
+    :func:`solutions.distance_weights` with ``generator`` (on ``dist``'s device).
+    """
+    w = distance_weights(dist, labels, dim, cutoff=cutoff, nonzero_loss_cutoff=nonzero_loss_cutoff)
+    if w.shape[0] == 0:
+        return _masks.empty_triplets(w.device)
+    anchors, positives = (_masks.positive_mask(labels) & (w > 0).any(dim=1, keepdim=True)).nonzero(as_tuple=True)
+    if anchors.numel() == 0:
+        return _masks.empty_triplets(w.device)
+    negatives = torch.multinomial(w[anchors], 1, replacement=True, generator=generator).squeeze(1)
+    return anchors, positives, negatives
