@@ -47,8 +47,10 @@ def distance_matrix(value: object, name: str = "dist") -> Tensor:
     t = floating(name, value, 2)
     if t.shape[0] != t.shape[1]:
         raise ValueError(f"{name} must be a square B x B matrix, got shape {tuple(t.shape)}")
-    if t.numel() and not bool(torch.isfinite(t).all() & (t >= 0).all()):
-        raise ValueError(f"{name} must hold finite, non-negative distances (found NaN, inf or a negative entry)")
+    if t.numel():
+        lo, hi = torch.aminmax(t.detach())  # NaN propagates into both, failing both tests
+        if not bool((lo >= 0) & (hi < float("inf"))):
+            raise ValueError(f"{name} must hold finite, non-negative distances (found NaN, inf or a negative entry)")
     return t
 
 

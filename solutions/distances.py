@@ -11,7 +11,22 @@ from . import _checks
 # most of their significant digits to cancellation; they are recomputed from differences.
 _REFINE_FRACTION = 1e-2
 # Upper bound on the elements materialised per refinement chunk (pairs x dim).
-_REFINE_CHUNK_ELEMENTS = 1 << 22
+_REFINE_CHUNK_ELEMENTS = 1 << 20
+
+
+class _MaskedSqrt(torch.autograd.Function):
+    """``sqrt`` of a non-negative tensor whose gradient is 0 (not inf or NaN) at 0."""
+
+    @staticmethod
+    def forward(ctx, squared: Tensor) -> Tensor:
+        root = squared.sqrt()
+        ctx.save_for_backward(root)
+        return root
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (root,) = ctx.saved_tensors
+        return torch.where(root > 0, grad / (2 * root).clamp(min=torch.finfo(root.dtype).tiny), 0.0)
 
 
 def pairwise_distances(embeddings: Tensor, squared: bool = False) -> Tensor:
@@ -35,20 +50,28 @@ def pairwise_distances(embeddings: Tensor, squared: bool = False) -> Tensor:
         * finite gradients everywhere; the gradient through a zero distance is 0
           (the square root is masked, so coincident points give no NaN).
 
-    Cost: one ``B x B x D`` matmul plus ``O(B^2)`` elementwise work and memory,
-    plus ``O(D)`` per refined pair (chunked).
+    Cost: one ``B x B x D`` matmul plus a few ``B x B`` passes, ``O(B^2)`` memory,
+    plus ``O(D)`` per refined pair (in chunks).
     """
     x = _checks.floating("embeddings", embeddings, 2)
     if x.numel() and not bool(torch.isfinite(x).all()):
         raise ValueError("embeddings must be finite (found NaN or inf)")
-    n = x.shape[0]
+    if x.shape[0] == 0:
+        return torch.mm(x, x.T)
     sq = (x * x).sum(dim=1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
-    d2 = 0.5 * (d2 + d2.T)  # exact symmetry: a + b == b + a in IEEE arithmetic
-    eye = torch.eye(n, dtype=torch.bool, device=x.device)
+    if x.requires_grad:
+        d2 = torch.addmm(sq[:, None] + sq[None, :], x, x.T, alpha=-2.0)
+        # Exact symmetry: a + b == b + a in IEEE arithmetic (the matmul alone may not be symmetric).
+        d2 = torch.add(d2, d2.T.contiguous()).mul_(0.5)
+    else:  # the same arithmetic in place, without the allocations autograd needs
+        d2 = torch.mm(x, x.T).mul_(-2.0).add_(sq[:, None]).add_(sq[None, :])
+        d2 = d2.add_(d2.T.contiguous()).mul_(0.5)
     with torch.no_grad():
-        suspect = (d2 <= _REFINE_FRACTION * (sq[:, None] + sq[None, :])).triu_(diagonal=1)
-        rows, cols = suspect.nonzero(as_tuple=True)
+        s = sq.detach()
+        # Cheap scalar prefilter, then the exact per-pair test on the few candidates.
+        rows, cols = (d2.detach() <= (2 * _REFINE_FRACTION) * s.max()).nonzero(as_tuple=True)
+        suspect = (rows < cols) & (d2.detach()[rows, cols] <= _REFINE_FRACTION * (s[rows] + s[cols]))
+        rows, cols = rows[suspect], cols[suspect]
     if rows.numel():
         step = max(1, _REFINE_CHUNK_ELEMENTS // max(1, x.shape[1]))
         exact = torch.cat(
@@ -58,8 +81,11 @@ def pairwise_distances(embeddings: Tensor, squared: bool = False) -> Tensor:
             ]
         )
         d2 = d2.index_put((torch.cat([rows, cols]), torch.cat([cols, rows])), torch.cat([exact, exact]))
-    d2 = d2.masked_fill(eye, 0.0)
+    if d2.requires_grad:
+        d2 = d2.masked_fill(torch.eye(d2.shape[0], dtype=torch.bool, device=d2.device), 0.0)
+    else:
+        d2.fill_diagonal_(0.0)
     if squared:
         return d2
-    positive = d2 > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, d2, torch.ones_like(d2))), torch.zeros_like(d2))
+    # Every entry is >= 0 here: unrefined ones exceed a non-negative threshold, refined ones are sums of squares.
+    return _MaskedSqrt.apply(d2) if d2.requires_grad else d2.sqrt_()

@@ -21,6 +21,10 @@ from .weights import distance_weights
 
 Triplets = tuple[Tensor, Tensor, Tensor]
 
+# Scanning rows per positive pair costs O(P * B), sorting O(B^2 log B): scan while
+# P <= _PAIRS_PER_LOG * B * log2(B) (measured crossover on CPU, see benchmarks/).
+_PAIRS_PER_LOG = 4
+
 
 def semi_hard_negatives(dist: Tensor, labels: Tensor, margin: float) -> Triplets:
     """FaceNet semi-hard negatives, one per positive pair.
@@ -38,7 +42,7 @@ def semi_hard_negatives(dist: Tensor, labels: Tensor, margin: float) -> Triplets
 
     Algorithm: the closest negative strictly beyond ``dist[a,p]`` is found either by
     scanning row ``a`` once per positive pair (``O(P * B)``, chosen when the number of
-    positive pairs ``P`` is at most ``B * log2(B)``) or by sorting each anchor's negatives
+    positive pairs ``P`` is at most ``4 B log2(B)``) or by sorting each anchor's negatives
     once and binary-searching every pair (``O(B^2 log B)``). Both work in row chunks, so
     extra memory stays ``O(B^2)`` at most and usually far less.
     """
@@ -51,27 +55,35 @@ def semi_hard_negatives(dist: Tensor, labels: Tensor, margin: float) -> Triplets
     n_pairs = int(pos.sum())
     if n_pairs == 0:
         return _masks.empty_triplets(d.device)
-    if n_pairs <= n * max(1.0, math.log2(n)):
+    # The scan over positive pairs is exact only while every valid d_an stays far below the
+    # float maximum; beyond that (absurd distances) the sorting route is used.
+    if n_pairs <= _PAIRS_PER_LOG * n * max(1.0, math.log2(n)) and float(d.max()) < torch.finfo(d.dtype).max / 4:
         return _semi_hard_by_pairs(d, lab, pos, m)
     return _semi_hard_by_sorting(d, lab, pos, m)
 
 
 def _semi_hard_by_pairs(d: Tensor, lab: Tensor, pos: Tensor, margin: float) -> Triplets:
     anchors, positives = pos.nonzero(as_tuple=True)
-    # Non-negatives become NaN: NaN > x is False, so they can never enter the window.
-    candidates = d.masked_fill(lab[:, None] == lab[None, :], float("nan"))
-    inf = torch.tensor(float("inf"), dtype=d.dtype, device=d.device)
-    found, negatives = [], []
-    step = _masks.rows_per_chunk(d.shape[1])
+    same = lab[:, None] == lab[None, :]
+    # Non-negatives become -1, below every d_ap >= 0, so they never pass the lower bound.
+    candidates = d.masked_fill(same, -1.0)
+    big = torch.finfo(d.dtype).max
+    negatives = torch.empty_like(anchors)
+    step = _masks.rows_per_chunk(d.shape[1], budget=1 << 18)
     for s in range(0, anchors.numel(), step):
-        a, p = anchors[s : s + step], positives[s : s + step]
-        d_ap = d[a, p].unsqueeze(1)
-        rows = candidates[a]
-        value, index = torch.where(rows > d_ap, rows, inf).min(dim=1)
-        found.append(value < d_ap.squeeze(1) + margin)
-        negatives.append(index)
-    keep = torch.cat(found)
-    return anchors[keep], positives[keep], torch.cat(negatives)[keep]
+        a = anchors[s : s + step]
+        rows = candidates.index_select(0, a)
+        d_ap = d[a, positives[s : s + step]].unsqueeze(1)
+        # sign(fl(d_an - d_ap)) is exactly sign(d_an - d_ap). Push every candidate not strictly
+        # beyond d_ap up by big (or to inf) and keep the others' values untouched, so that
+        # min() compares the true d_an and resolves ties to the first index. (Bool masks in
+        # torch.where are several times slower on the CPU than these float passes.)
+        shift = torch.sub(rows, d_ap).sign_().mul_(-big).add_(big)
+        negatives[s : s + step] = shift.add_(rows).min(dim=1).indices
+    d_an = d[anchors, negatives]
+    d_ap = d[anchors, positives]
+    keep = (d_an > d_ap) & (d_an < d_ap + margin) & ~same[anchors, negatives]
+    return anchors[keep], positives[keep], negatives[keep]
 
 
 def _semi_hard_by_sorting(d: Tensor, lab: Tensor, pos: Tensor, margin: float) -> Triplets:

@@ -1,0 +1,67 @@
+"""Parity with pytorch-metric-learning where the semantics overlap.
+
+PML computes its own distance matrix (L2-normalised embeddings, ``torch.cdist``), so the
+references are fed exactly that matrix. Inputs are continuous random data: PML's tie
+rules are not part of our contract, and its semi-hard window is inclusive at the margin
+while ours is strict, which only matters on exact boundary hits (tested separately).
+"""
+
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+import solutions as S
+
+pml = pytest.importorskip("pytorch_metric_learning")
+from pytorch_metric_learning.distances import LpDistance  # noqa: E402
+from pytorch_metric_learning.miners import BatchHardMiner, TripletMarginMiner  # noqa: E402
+
+
+def batch(seed: int, n: int, n_classes: int, dim: int = 8):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, dim, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, n_classes, (n,), generator=g)
+    return x, labels, LpDistance()(x)
+
+
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 40), n_classes=st.integers(1, 8))
+def test_batch_hard_matches_pml(seed, n, n_classes):
+    x, labels, d = batch(seed, n, n_classes)
+    ours = S.batch_hard(d, labels)
+    theirs = BatchHardMiner()(x, labels)
+    for u, v in zip(ours, theirs):
+        assert torch.equal(u, v)
+
+
+def closest_per_pair(a, p, n, d):
+    """Reduce PML's set of semi-hard triplets to the closest negative per (a, p)."""
+    best = {}
+    for ai, pi, ni in zip(a.tolist(), p.tolist(), n.tolist()):
+        key = (ai, pi)
+        if key not in best or (d[ai, ni], ni) < (d[ai, best[key]], best[key]):
+            best[key] = ni
+    return sorted((k[0], k[1], v) for k, v in best.items())
+
+
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(2, 40),
+    n_classes=st.integers(1, 8),
+    margin=st.floats(0.05, 1.0),
+)
+def test_semi_hard_matches_pml_reduced_to_one_negative_per_pair(seed, n, n_classes, margin):
+    x, labels, d = batch(seed, n, n_classes)
+    theirs = closest_per_pair(*TripletMarginMiner(margin=margin, type_of_triplets="semihard")(x, labels), d)
+    ours = list(zip(*(t.tolist() for t in S.semi_hard_negatives(d, labels, margin))))
+    assert [tuple(r) for r in ours] == theirs
+
+
+def test_pml_is_inclusive_at_the_margin_and_we_are_strict():
+    # 1-D points: anchor 0 and positive 1 at distance 0.5, negative 2 at exactly 0.75 from the anchor.
+    x = torch.tensor([[0.0, 1.0], [0.5, 1.0], [-0.75, 1.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1])
+    dist = LpDistance(normalize_embeddings=False)
+    a, p, n = TripletMarginMiner(margin=0.25, type_of_triplets="semihard", distance=dist)(x, labels)
+    assert (0, 1, 2) in set(zip(a.tolist(), p.tolist(), n.tolist()))
+    ours = S.semi_hard_negatives(dist(x), labels, 0.25)
+    assert (0, 1, 2) not in set(zip(*(t.tolist() for t in ours)))
