@@ -1,23 +1,26 @@
-"""The ``hnm`` command line: one entry point for every command of the course."""
+"""The ``hnm`` command line: one entry point for every command of the course.
+
+Each command lives in its own module, listed in ``COMMANDS``; a module exposes
+``register(subparsers)``, which adds its sub-parser and sets ``handler`` (a function
+taking the parsed arguments and returning the exit status).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-
-def _demo(args: argparse.Namespace) -> int:
-    from . import demo
-
-    print(demo.run())
-    return 0
+COMMANDS = (
+    "grader.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hnm", description="Hard negative mining course tools.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the reference miners on a bundled batch")
-    demo.set_defaults(handler=_demo)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -49,3 +49,8 @@ def run() -> str:
     recall = S.recall_at_k(x, y, ks=(1, 5))
     lines.append(f"Recall@1 {recall[1]:.3f}  Recall@5 {recall[5]:.3f}  (random projection, no training)")
     return "\n".join(lines)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("demo", help="run the reference miners on a bundled batch of digits")
+    parser.set_defaults(handler=lambda args: print(run()) or 0)
