@@ -1,1 +1,14 @@
-"""The course autograder and the ``hnm`` command line."""
+"""The course autograder and the ``hnm`` command line.
+
+``grader.check(exercise_id, fn)`` is the notebook self-check; everything else is reached
+through ``hnm`` (see ``grader.cli``).
+"""
+
+
+def check(exercise_id, fn, device=None, examples=None):
+    """Check ``fn`` against exercise ``exercise_id``; print the property table and return
+    the points earned. See :func:`grader.selfcheck.check`."""
+    from .engine import DEFAULT_EXAMPLES
+    from .selfcheck import check as _check
+
+    return _check(exercise_id, fn, device=device, examples=examples or DEFAULT_EXAMPLES)

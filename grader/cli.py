@@ -13,6 +13,8 @@ import sys
 
 COMMANDS = (
     "grader.demo",
+    "grader.classrun",
+    "grader.selfcheck",
 )
 
 

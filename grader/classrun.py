@@ -1,0 +1,131 @@
+"""``hnm grade``: grade a folder of submissions, resumably, with a pool of graders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from . import report, submissions
+from .engine import DEFAULT_EXAMPLES
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit("hnm grade: --device cuda was asked for, but no CUDA device is available")
+    return device
+
+
+def _grade_one(student: str, path: str, files: list[str], device: str, examples: int) -> dict[str, Any]:
+    """Pool task: runs in a trusted grading process (which starts the sandboxed worker)."""
+    import torch
+
+    from . import grading
+
+    torch.set_num_threads(1)
+    sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in files))
+    return grading.grade(sub, device=device, examples=examples)
+
+
+class Progress:
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.done, self.stream = total, 0, stream
+        self.start = time.monotonic()
+        self.tty = stream.isatty()
+
+    def update(self, doc: dict[str, Any]) -> None:
+        self.done += 1
+        width = 24
+        filled = int(width * self.done / max(1, self.total))
+        bar = "#" * filled + "-" * (width - filled)
+        text = (f"[{bar}] {self.done}/{self.total} {doc['student']}: "
+                f"{doc['total']:g}/{doc['max_total']:g} ({time.monotonic() - self.start:.0f} s)")
+        self.stream.write(("\r" + text.ljust(90)) if self.tty else text + "\n")
+        if self.tty and self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples: int) -> list[dict[str, Any]]:
+    subs = submissions.discover(root)
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise submissions.SubmissionError(f"the output folder {out} is not writable")
+    done: dict[str, dict[str, Any]] = {}
+    todo = []
+    for sub in subs:
+        digest = submissions.digest(sub)
+        previous = out / "results" / f"{sub.student}.json"
+        if resume and previous.exists():
+            try:
+                doc = json.loads(previous.read_text())
+                if doc.get("submission_sha256") == digest and doc.get("examples") == examples:
+                    done[sub.student] = doc
+                    continue
+            except (ValueError, OSError):
+                pass
+        todo.append((sub, digest))
+    progress = Progress(len(subs))
+    for doc in done.values():
+        progress.update(doc)
+
+    def finish(doc: dict[str, Any], digest: str) -> None:
+        doc["submission_sha256"] = digest
+        doc["examples"] = examples
+        report.write_student(out, doc)
+        done[doc["student"]] = doc
+        progress.update(doc)
+
+    if workers <= 1:
+        for sub, digest in todo:
+            finish(_grade_one(sub.student, str(sub.path), [str(f) for f in sub.files], device, examples), digest)
+    elif todo:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending = {
+                pool.submit(_grade_one, sub.student, str(sub.path), [str(f) for f in sub.files], device, examples): digest
+                for sub, digest in todo
+            }
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    finish(future.result(), pending.pop(future))
+    docs = [done[s.student] for s in subs]
+    report.write_grades(out, docs)
+    return docs
+
+
+def _command(args: argparse.Namespace) -> int:
+    try:
+        docs = run(Path(args.submissions), Path(args.out), args.workers, resolve_device(args.device),
+                   args.resume, args.examples)
+    except submissions.SubmissionError as exc:
+        print(f"hnm grade: {exc}", file=sys.stderr)
+        return 2
+    print(report.table(docs))
+    print(f"\nwrote {Path(args.out) / 'grades.csv'}, results/ and feedback/ for {len(docs)} students")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("grade", help="grade a folder of submissions out of process")
+    p.add_argument("submissions", metavar="SUBMISSIONS", help="folder of .py files, notebooks or student folders")
+    p.add_argument("--out", required=True, metavar="OUT", help="folder for grades.csv, results/ and feedback/")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="students graded at once")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--resume", action="store_true", help="keep results of unchanged submissions already in OUT")
+    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="Hypothesis examples per property")
+    p.set_defaults(handler=_command)

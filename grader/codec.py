@@ -1,0 +1,152 @@
+"""Plain-data encoding of values that cross the sandbox boundary.
+
+Everything is JSON: tensors travel as ``{"__tensor__": {dtype, shape, device, data}}`` with
+the raw little-endian bytes in base64, tuples and lists as ``{"__seq__": [...]}``. The
+trusted parent never unpickles anything a student controls: it parses JSON and rebuilds
+fresh ``torch.Tensor`` objects from raw bytes of a dtype it names itself.
+
+The encoder runs inside the (untrusted) worker and describes what it cannot send — a
+tensor subclass, an arbitrary object — instead of sending it; the parent turns such a
+description into a clear message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+    "int16": torch.int16,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "bool": torch.bool,
+}
+NAMES = {v: k for k, v in DTYPES.items()}
+
+
+class Rejected(ValueError):
+    """A value from the worker that is not plain data of the expected kind."""
+
+
+def encode(value: Any, max_elements: int = 1 << 24) -> Any:
+    """Encode ``value`` as JSON-compatible plain data (worker side)."""
+    if type(value) is torch.Tensor:
+        if value.dtype not in NAMES:
+            return {"__rejected__": f"a tensor of unsupported dtype {value.dtype}"}
+        if value.numel() > max_elements:
+            return {"__rejected__": f"a tensor with {value.numel()} elements (over the {max_elements} allowed)"}
+        t = value.detach()
+        device = t.device.type
+        t = t.cpu().contiguous()
+        raw = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
+        return {
+            "__tensor__": {
+                "dtype": NAMES[t.dtype],
+                "shape": list(t.shape),
+                "device": device,
+                "data": base64.b64encode(raw).decode("ascii"),
+            }
+        }
+    if isinstance(value, torch.Tensor):
+        return {"__rejected__": f"a tensor subclass ({type(value).__module__}.{type(value).__qualname__})"}
+    if type(value) in (tuple, list):
+        return {"__seq__": [encode(v, max_elements) for v in value], "kind": type(value).__name__}
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {"__dict__": {k: encode(v, max_elements) for k, v in value.items()}}
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return {"__float__": repr(value)} if not math.isfinite(value) else value
+    return {"__rejected__": f"an object of type {type(value).__module__}.{type(value).__qualname__}"}
+
+
+def decode(data: Any) -> Any:
+    """Rebuild plain values from :func:`encode`'s output (parent side, strict)."""
+    if isinstance(data, dict):
+        if "__tensor__" in data:
+            return _tensor(data["__tensor__"])
+        if "__seq__" in data:
+            items = [decode(v) for v in data["__seq__"]]
+            return tuple(items) if data.get("kind") == "tuple" else items
+        if "__dict__" in data:
+            return {str(k): decode(v) for k, v in data["__dict__"].items()}
+        if "__float__" in data:
+            return float(data["__float__"])
+        if "__rejected__" in data:
+            return RejectedValue(str(data["__rejected__"]))
+        raise Rejected("malformed data from the worker")
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    raise Rejected("malformed data from the worker")
+
+
+class RejectedValue:
+    """Stands in for a value the worker refused to send (parent side)."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"<{self.what}>"
+
+
+def _tensor(spec: Any) -> torch.Tensor:
+    if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES:
+        raise Rejected("malformed tensor from the worker")
+    shape = spec.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise Rejected("malformed tensor shape from the worker")
+    dtype = DTYPES[spec["dtype"]]
+    raw = base64.b64decode(str(spec.get("data", "")), validate=True)
+    storage = torch.int16 if dtype == torch.bfloat16 else dtype
+    itemsize = torch.empty(0, dtype=storage).element_size()
+    if len(raw) != itemsize * math.prod(shape):
+        raise Rejected("tensor data does not match its shape")
+    array = np.frombuffer(raw, dtype=torch.empty(0, dtype=storage).numpy().dtype).copy() if raw else None
+    t = torch.from_numpy(array) if array is not None else torch.empty(0, dtype=storage)
+    t = t.reshape(shape)
+    if dtype == torch.bfloat16:
+        t = t.view(torch.bfloat16)
+    # The parent keeps every tensor on its CPU and remembers where the worker's lived.
+    t._hnm_device = str(spec.get("device", "cpu"))
+    return t
+
+
+def device_of(t: torch.Tensor) -> str:
+    """The device type the worker reported for a decoded tensor."""
+    return getattr(t, "_hnm_device", t.device.type)
+
+
+def dumps(message: Any) -> bytes:
+    return json.dumps(message, allow_nan=True, separators=(",", ":")).encode()
+
+
+def loads(raw: bytes) -> Any:
+    return json.loads(raw.decode())
+
+
+def to_jsonable(value: Any) -> Any:
+    """Readable JSON for reports: tensors as nested lists with their dtype."""
+    if isinstance(value, torch.Tensor):
+        v = value.detach().cpu()
+        return {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape), "value": v.tolist()}
+    if isinstance(value, (tuple, list)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, RejectedValue):
+        return repr(value)
+    return value

@@ -1,0 +1,52 @@
+"""Grading one submission: load it into a sandboxed worker and run every exercise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import submissions
+from .engine import DEFAULT_EXAMPLES, ExerciseRun, WorkerCaller, zero
+from .registry import REGISTRY
+from .sandbox import Limits, Worker
+
+
+def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
+          limits: Limits = Limits(), only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The results document of one student (see the README for its keys)."""
+    exercises = [REGISTRY[i] for i in (only or REGISTRY)]
+    messages: list[str] = []
+    try:
+        code = submissions.cells(sub)
+    except submissions.SubmissionError as exc:
+        results = [zero(ex, f"the submission could not be read: {exc}") for ex in exercises]
+        return _document(sub.student, results, [str(exc)])
+    with Worker(device, limits) as worker:
+        caller = WorkerCaller(worker, code)
+        report = caller.load()
+        if not report.get("ok"):
+            problem = f"the submission could not be loaded: {report.get('error')}"
+            return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem])
+        messages = [f"error while loading {e}" for e in report.get("errors", [])]
+        defined = set(report.get("defined", []))
+        results = []
+        for ex in exercises:
+            if ex.id not in defined:
+                why = f"no function named {ex.id} was defined"
+                if messages:
+                    why += " (" + "; ".join(messages)[:400] + ")"
+                results.append(zero(ex, why))
+            else:
+                results.append(ExerciseRun(ex, caller, examples).run())
+    return _document(sub.student, results, messages)
+
+
+def _document(student: str, results, messages: list[str]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "student": student,
+        "total": float(sum(r.score for r in results)),
+        "max_total": float(sum(r.max_score for r in results)),
+        "exercises": {r.id: r.as_dict() for r in results},
+    }
+    if messages:
+        doc["messages"] = messages
+    return doc

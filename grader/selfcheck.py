@@ -1,0 +1,152 @@
+"""Self-checks for students: ``hnm check EXERCISE FILE`` and ``grader.check(id, fn)``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
+from .registry import REGISTRY
+
+
+def render(result: ExerciseResult) -> str:
+    """The property table with counterexamples, as plain text."""
+    exercise = REGISTRY[result.id]
+    width = max(len(p.name) for p in result.properties)
+    lines = [f"{result.id}: {result.score:g} / {result.max_score:g} points"]
+    if result.message:
+        lines.append(f"  {result.message}")
+    for p in result.properties:
+        mark = "PASS" if p.passed else "FAIL"
+        lines.append(f"  [{mark}] {p.name.ljust(width)}  {p.score:g}/{p.max_score:g}")
+    descriptions = {p.name: p.description for p in exercise.properties}
+    for p in result.properties:
+        if p.passed:
+            continue
+        lines += ["", f"{p.name}: {descriptions.get(p.name, '')}", f"  {p.message}"]
+        if p.counterexample:
+            lines.append("  minimal counterexample:")
+            for name, value in p.counterexample["inputs"].items():
+                lines.append(f"    {name} = {_short(value)}")
+            lines.append(f"  expected: {_short(p.counterexample['expected'])}")
+            lines.append(f"  actual:   {_short(p.counterexample['actual'])}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"dtype", "shape", "value"}:
+        return f"tensor({json.dumps(value['value'])}, dtype={value['dtype']})"
+    if isinstance(value, list):
+        return "(" + ", ".join(_short(v) for v in value) + ")"
+    return json.dumps(value)
+
+
+class _Guard:
+    """Stops an in-process call that runs too long (SIGALRM, main thread) or asks for too
+    much memory (a temporarily lowered soft RLIMIT_AS), so a slow or memory-hungry
+    answer fails its property instead of freezing or killing the notebook's kernel."""
+
+    def __init__(self, memory_mb: int = 4096):
+        self.timer = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        self.memory_mb = memory_mb
+
+    @contextlib.contextmanager
+    def limit(self, seconds: float):
+        with self._memory(), self._time(seconds):
+            yield
+
+    @contextlib.contextmanager
+    def _time(self, seconds: float):
+        if not self.timer:
+            yield
+            return
+
+        def expire(signum, frame):
+            raise TimeoutError(f"did not finish within {seconds:g} s")
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    @contextlib.contextmanager
+    def _memory(self):
+        try:
+            import resource
+
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            with open("/proc/self/status") as f:
+                used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+            cap = used + (self.memory_mb << 20)
+            if hard != resource.RLIM_INFINITY:
+                cap = min(cap, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        except (ImportError, OSError, ValueError, StopIteration):
+            yield
+            return
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def check(exercise_id: str, fn: Callable, device: str | None = None, examples: int = DEFAULT_EXAMPLES) -> float:
+    """Check ``fn`` against exercise ``exercise_id`` in this process; print the property
+    table and return the points earned (nbgrader reads this as the cell's partial credit).
+
+    Runs on CUDA when available (or on ``device``). Writes nothing to stderr.
+    """
+    if exercise_id not in REGISTRY:
+        print(f"unknown exercise {exercise_id!r}; known: {', '.join(REGISTRY)}")
+        return 0.0
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    caller = LocalCaller({exercise_id: fn}, device=device, alarm=_Guard())
+    with contextlib.redirect_stderr(io.StringIO()):
+        result = ExerciseRun(REGISTRY[exercise_id], caller, examples).run()
+    print(render(result))
+    return result.score
+
+
+def _command(args: argparse.Namespace) -> int:
+    from . import grading, submissions
+    from .classrun import resolve_device
+
+    if args.exercise not in REGISTRY:
+        print(f"hnm check: unknown exercise {args.exercise!r}; known: {', '.join(REGISTRY)}", file=sys.stderr)
+        return 2
+    try:
+        sub = submissions.single(Path(args.file))
+    except submissions.SubmissionError as exc:
+        print(f"hnm check: {exc}", file=sys.stderr)
+        return 2
+    doc = grading.grade(sub, device=resolve_device(args.device), examples=args.examples, only=(args.exercise,))
+    for message in doc.get("messages", []):
+        print(message)
+    ex = doc["exercises"][args.exercise]
+    result = ExerciseResult(args.exercise, message=ex.get("message", ""))
+    from .engine import PropertyResult
+
+    result.properties = [PropertyResult(**p) for p in ex["properties"]]
+    print(render(result))
+    return 0 if result.score == result.max_score else 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("check", help="check one exercise of a file, out of process")
+    p.add_argument("exercise", metavar="EXERCISE", help="exercise id: " + ", ".join(REGISTRY))
+    p.add_argument("file", metavar="FILE", help="a .py file, a notebook or a folder")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES)
+    p.set_defaults(handler=_command)

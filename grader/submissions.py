@@ -1,0 +1,136 @@
+"""Finding submissions and turning them into code cells for the worker.
+
+A submission is a ``.py`` file, a notebook, or a folder holding them. The student id is
+the file's stem or the folder's name. In a notebook with nbgrader metadata only the
+autograded-answer (solution) cells count; otherwise every code cell does, except cells
+that call the self-check (``grader.check``), which belongs to the notebook, not to the
+answer. IPython magics and shell escapes (lines starting with ``%`` or ``!``) are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUFFIXES = (".py", ".ipynb")
+_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+class SubmissionError(ValueError):
+    """The submission (or the folder of submissions) cannot be read."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    path: Path
+    files: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def discover(root: Path) -> list[Submission]:
+    """Submissions in ``root``, sorted by student id. Other files are ignored.
+
+    nbgrader's ``submitted/<student>/<assignment>/`` layout works when ``root`` is
+    ``submitted/``: each student folder is searched recursively.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise SubmissionError(f"SUBMISSIONS folder {root} does not exist")
+    if not root.is_dir():
+        raise SubmissionError(f"SUBMISSIONS must be a folder, {root} is a file")
+    found: dict[str, Submission] = {}
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix in SUFFIXES:
+            sub = Submission(entry.stem, entry, (entry,))
+        elif entry.is_dir():
+            files = tuple(
+                sorted(
+                    p for p in entry.rglob("*")
+                    if p.is_file() and p.suffix in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(entry).parts)
+                )
+            )
+            sub = Submission(entry.name, entry, files)
+        else:
+            continue
+        if not _STUDENT_ID.match(sub.student):
+            raise SubmissionError(f"{entry}: {sub.student!r} is not a usable student id (letters, digits, . _ @ + -)")
+        if sub.student in found:
+            raise SubmissionError(f"duplicate student id {sub.student!r}: {found[sub.student].path} and {entry}")
+        found[sub.student] = sub
+    if not found:
+        raise SubmissionError(f"no submissions (.py, .ipynb or folders) in {root}")
+    return [found[k] for k in sorted(found)]
+
+
+def single(path: Path) -> Submission:
+    """One file or folder as a submission (for ``hnm check``)."""
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError(f"{path} does not exist")
+    if path.is_dir():
+        files = tuple(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES))
+        return Submission(path.name, path, files)
+    if path.suffix not in SUFFIXES:
+        raise SubmissionError(f"{path} is not a .py file or a notebook")
+    return Submission(path.stem, path, (path,))
+
+
+def cells(sub: Submission) -> list[tuple[str, str]]:
+    """``(filename, code)`` pairs to execute, in order."""
+    if not sub.files:
+        raise SubmissionError(f"{sub.path} holds no .py file or notebook")
+    out: list[tuple[str, str]] = []
+    for path in sub.files:
+        name = str(path.relative_to(sub.path)) if path != sub.path else path.name
+        text = _read_text(path)
+        if path.suffix == ".py":
+            out.append((name, text))
+        else:
+            out.extend((f"{name}[cell {i}]", code) for i, code in _notebook_cells(path, text))
+    return out
+
+
+def digest(sub: Submission) -> str:
+    """A hash of the submission's files (names and bytes), for ``--resume``."""
+    h = hashlib.sha256()
+    for path in sub.files:
+        h.update(str(path.relative_to(sub.path) if path != sub.path else path.name).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise SubmissionError(f"{path.name} is a binary file, not source code")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path.name} is not UTF-8 text") from None
+
+
+def _notebook_cells(path: Path, text: str) -> list[tuple[int, str]]:
+    import nbformat
+
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises several unrelated types
+        raise SubmissionError(f"{path.name} is not a readable notebook ({type(exc).__name__})") from None
+    code = [(i, c) for i, c in enumerate(nb.get("cells", [])) if c.get("cell_type") == "code"]
+    graded = [(i, c) for i, c in code if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    chosen = graded if graded else [(i, c) for i, c in code if "grader.check(" not in c.get("source", "")]
+    return [(i, _strip_magics(c.get("source", ""))) for i, c in chosen]
+
+
+def _strip_magics(source: str) -> str:
+    lines = []
+    for line in source.splitlines():
+        body = line.lstrip()
+        if body.startswith(("%", "!")):
+            line = line[: len(line) - len(body)] + "pass  # " + body
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""One module per exercise: its properties, strategies and checks."""

@@ -1,0 +1,137 @@
+"""Helpers shared by the property suites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grader import codec
+from grader.engine import Case, CheckFailed, Property
+
+
+def tensor(value: Any, what: str) -> torch.Tensor:
+    if isinstance(value, codec.RejectedValue):
+        raise CheckFailed(f"{what} must be a plain torch.Tensor, got {value.what}")
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def index_triplets(value: Any, b: int) -> tuple[list[int], list[int], list[int]]:
+    """Leniently read ``(anchors, positives, negatives)``: any integer tensors of equal length."""
+    if isinstance(value, codec.RejectedValue):
+        raise CheckFailed(f"expected a tuple of three tensors, got {value.what}")
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise CheckFailed("expected a tuple (anchors, positives, negatives) of three tensors")
+    parts = []
+    for name, t in zip(("anchors", "positives", "negatives"), value):
+        t = tensor(t, name)
+        if t.dtype.is_floating_point or t.dtype == torch.bool or t.dim() != 1:
+            raise CheckFailed(f"{name} must be a 1-D integer tensor, got dtype {t.dtype} and shape {tuple(t.shape)}")
+        values = t.tolist()
+        if any(v < 0 or v >= b for v in values):
+            raise CheckFailed(f"{name} holds an index outside [0, {b})")
+        parts.append(values)
+    if not len(parts[0]) == len(parts[1]) == len(parts[2]):
+        raise CheckFailed("anchors, positives and negatives must have equal lengths")
+    return parts[0], parts[1], parts[2]
+
+
+def strict_triplet_structure(case: Case) -> str | None:
+    """Exactly a tuple/list of three int64 1-D tensors of equal length on the input's device."""
+    value = case.actual
+    if isinstance(value, codec.RejectedValue) or not isinstance(value, (tuple, list)) or len(value) != 3:
+        return f"expected a tuple of three tensors, got {value!r}"[:300]
+    for name, t in zip(("anchors", "positives", "negatives"), value):
+        if isinstance(t, codec.RejectedValue) or not isinstance(t, torch.Tensor):
+            return f"{name} must be a plain torch.Tensor, got {t!r}"[:300]
+        if t.dtype != torch.int64 or t.dim() != 1:
+            return f"{name} must be a 1-D int64 tensor, got dtype {t.dtype} and shape {tuple(t.shape)}"
+        if codec.device_of(t) != case.device:
+            return f"{name} is on {codec.device_of(t)}, but the inputs were on {case.device}"
+    if len({t.shape[0] for t in value}) != 1:
+        return "anchors, positives and negatives must have equal lengths"
+    return None
+
+
+def triplet_summary_structure(summary: Any) -> str | None:
+    """The scale-summary version of :func:`strict_triplet_structure`."""
+    items = summary.get("items") if isinstance(summary, dict) else None
+    if not isinstance(items, list) or len(items) != 3:
+        return "expected a tuple of three tensors"
+    if any(not isinstance(i, dict) or i.get("tensor") != "int64" or len(i.get("shape", [])) != 1 for i in items):
+        return "expected three 1-D int64 tensors"
+    if len({i["shape"][0] for i in items}) != 1:
+        return "anchors, positives and negatives must have equal lengths"
+    return None
+
+
+def guarded(check):
+    """Turn ``CheckFailed`` raised inside a check into its message."""
+
+    def run(case: Case) -> str | None:
+        try:
+            return check(case)
+        except CheckFailed as exc:
+            return str(exc)
+
+    run.__doc__ = check.__doc__
+    run.__wrapped__ = check
+    return run
+
+
+def inputs_unchanged(names: tuple[str, ...]):
+    def check(case: Case) -> str | None:
+        """The inputs must not be modified in place."""
+        if case.mutated:
+            return "modified its input(s) in place: " + ", ".join(names[i] for i in case.mutated if i < len(names))
+        return None
+
+    return check
+
+
+def unchanged_property(strategy, names: tuple[str, ...], points: float = 0.5) -> Property:
+    return Property(
+        "inputs_unchanged", points, "The inputs are not modified in place.", strategy, guarded(inputs_unchanged(names))
+    )
+
+
+def scale_property(points: float = 1.0) -> Property:
+    return Property(
+        "scale", points,
+        "Vectorised: a large batch (B = 2048) finishes within 10x the reference's time (at least 2 s).",
+        scale=True,
+    )
+
+
+def neg_mask(labels: torch.Tensor) -> torch.Tensor:
+    return labels[:, None] != labels[None, :]
+
+
+def pos_mask(labels: torch.Tensor) -> torch.Tensor:
+    same = labels[:, None] == labels[None, :]
+    return same & ~torch.eye(labels.shape[0], dtype=torch.bool)
+
+
+def edge_property(strategy, check, points: float = 0.5) -> Property:
+    """Accepts every valid input: empty batches, singletons, single-class and all-unique labels.
+
+    Rule properties ignore exceptions on such edge inputs; this property does not."""
+    return Property(
+        "handles_edge_cases", points,
+        "Accepts every valid input (B = 0, 1, 2, single-class and all-unique labels) without raising.",
+        strategy, guarded(check), edge=True,
+    )
+
+
+def mining_ordinary(args) -> bool:
+    """B >= 3 with at least one positive pair and one negative pair."""
+    labels = args[1]
+    return labels.shape[0] >= 3 and bool(pos_mask(labels).any()) and bool(neg_mask(labels).any())
+
+
+def lenient_triplets(case: Case) -> str | None:
+    """The result can be read as (anchors, positives, negatives)."""
+    index_triplets(case.actual, case.args[0].shape[0])
+    return None

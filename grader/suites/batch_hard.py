@@ -1,0 +1,125 @@
+"""Properties of ``batch_hard(dist, labels)``. Any of several tied candidates is accepted."""
+
+from __future__ import annotations
+
+import solutions
+from grader.engine import Case, Exercise, Property
+from grader.strategies import mining_inputs
+
+from ._common import (
+    edge_property,
+    guarded,
+    index_triplets,
+    lenient_triplets,
+    mining_ordinary,
+    neg_mask,
+    pos_mask,
+    scale_property,
+    strict_triplet_structure,
+    triplet_summary_structure,
+    unchanged_property,
+)
+
+PARAMS = ("dist", "labels")
+inputs = mining_inputs().map(list)
+edge_inputs = mining_inputs(max_size=3).map(list)
+
+
+def triplets(case: Case):
+    return index_triplets(case.actual, case.args[0].shape[0])
+
+
+@guarded
+def usable_anchors(case: Case) -> str | None:
+    """One triplet per anchor that has a positive and a negative, anchors in increasing order."""
+    labels = case.args[1]
+    want = (pos_mask(labels).any(dim=1) & neg_mask(labels).any(dim=1)).nonzero().squeeze(1).tolist()
+    got = triplets(case)[0]
+    if got != want:
+        return f"anchors should be {want} (every anchor with a positive and a negative, increasing), got {got}"
+    return None
+
+
+@guarded
+def positive_is_positive(case: Case) -> str | None:
+    """Each p is a positive of its anchor: p != a and the same label."""
+    labels = case.args[1].tolist()
+    for a, p, _ in zip(*triplets(case)):
+        if p == a or labels[p] != labels[a]:
+            return f"triplet (a={a}, p={p}): p is not a positive of a (needs p != a and the same label)"
+    return None
+
+
+@guarded
+def negative_is_negative(case: Case) -> str | None:
+    """Each n has a different label from its anchor."""
+    labels = case.args[1].tolist()
+    for a, _, n in zip(*triplets(case)):
+        if labels[n] == labels[a]:
+            return f"triplet (a={a}, n={n}): n has the anchor's label, so it is not a negative"
+    return None
+
+
+@guarded
+def hardest_positive(case: Case) -> str | None:
+    """The positive is the farthest one: dist[a,p] is the largest over a's positives."""
+    d, labels = case.args
+    pos = pos_mask(labels)
+    for a, p, _ in zip(*triplets(case)):
+        if not pos[a, p]:
+            continue  # not a positive at all: positive_is_positive reports that
+        best = d[a][pos[a]].max()
+        if d[a, p] != best:
+            return f"anchor {a}: chose positive {p} at {d[a, p].item()!r}, but the farthest positive is at {best.item()!r}"
+    return None
+
+
+@guarded
+def hardest_negative(case: Case) -> str | None:
+    """The negative is the closest one: dist[a,n] is the smallest over a's negatives."""
+    d, labels = case.args
+    neg = neg_mask(labels)
+    for a, _, n in zip(*triplets(case)):
+        if not neg[a, n]:
+            continue  # not a negative at all: negative_is_negative reports that
+        best = d[a][neg[a]].min()
+        if d[a, n] != best:
+            return f"anchor {a}: chose negative {n} at {d[a, n].item()!r}, but the closest negative is at {best.item()!r}"
+    return None
+
+
+@guarded
+def matches_reference(case: Case) -> str | None:
+    """Same anchors and equally hard positives and negatives as the reference."""
+    d = case.args[0]
+    want = [t.tolist() for t in case.expected]
+    got = triplets(case)
+    if got[0] != want[0]:
+        return f"anchors differ from the reference ({want[0]})"
+    for a, p, n, rp, rn in zip(got[0], got[1], got[2], want[1], want[2]):
+        if d[a, p] != d[a, rp] or d[a, n] != d[a, rn]:
+            return f"anchor {a}: got (p={p}, n={n}), the reference chose (p={rp}, n={rn})"
+    return None
+
+
+EXERCISE = Exercise(
+    id="batch_hard",
+    reference=solutions.batch_hard,
+    params=PARAMS,
+    defaults={},
+    summary="Per anchor: the farthest positive and the closest negative.",
+    structure=triplet_summary_structure,
+    ordinary=mining_ordinary,
+    properties=(
+        Property("returns_index_tensors", 1, "Returns three 1-D int64 tensors of equal length on the input's device.", inputs, strict_triplet_structure),
+        Property("usable_anchors", 1.5, "One triplet per anchor with a positive and a negative, in increasing order.", inputs, usable_anchors),
+        Property("positive_is_positive", 1, "Each p is a positive of its anchor.", inputs, positive_is_positive),
+        Property("negative_is_negative", 1, "Each n is a negative of its anchor.", inputs, negative_is_negative),
+        Property("hardest_positive", 1.5, "The farthest positive is chosen.", inputs, hardest_positive),
+        Property("hardest_negative", 1.5, "The closest negative is chosen.", inputs, hardest_negative),
+        unchanged_property(inputs, PARAMS),
+        edge_property(edge_inputs, lenient_triplets),
+        Property("matches_reference", 0.5, "Same result as the reference (up to ties).", inputs, matches_reference, visibility="hidden"),
+        scale_property(),
+    ),
+)

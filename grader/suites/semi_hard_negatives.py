@@ -1,0 +1,192 @@
+"""Properties of ``semi_hard_negatives(dist, labels, margin)``.
+
+Boundary tolerance: the reference tests ``d_an < d_ap + margin``; a student may test
+``d_ap - d_an + margin > 0`` instead. The two round differently in rare cases, so a
+negative counts as *in the window* if either test says so, and *out* only if both do.
+Ties: any of several equally close negatives is accepted.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+import solutions
+from grader.engine import Case, Exercise, Property
+from grader.strategies import GRID_MARGINS, mining_inputs
+
+from ._common import (
+    edge_property,
+    guarded,
+    index_triplets,
+    lenient_triplets,
+    mining_ordinary,
+    neg_mask,
+    pos_mask,
+    scale_property,
+    strict_triplet_structure,
+    triplet_summary_structure,
+    unchanged_property,
+)
+
+PARAMS = ("dist", "labels", "margin")
+
+margins = st.sampled_from(GRID_MARGINS) | st.floats(0.01, 1.5)
+inputs = st.tuples(mining_inputs(), margins).map(lambda t: [t[0][0], t[0][1], t[1]])
+edge_inputs = st.tuples(mining_inputs(max_size=3), margins).map(lambda t: [t[0][0], t[0][1], t[1]])
+
+
+def windows(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[a, p, n]`` bool: n in the semi-hard window of (a, p), by each of the two tests."""
+    dist, labels, margin = case.args
+    d_ap, d_an = dist[:, :, None], dist[:, None, :]
+    base = neg_mask(labels)[:, None, :] & (d_an > d_ap) & pos_mask(labels)[:, :, None]
+    return base & (d_an < d_ap + margin), base & ((d_ap - d_an + margin) > 0)
+
+
+def triplets(case: Case):
+    return index_triplets(case.actual, case.args[0].shape[0])
+
+
+def in_either(case: Case, a, p, n) -> bool:
+    win_a, win_b = windows(case)
+    return bool(win_a[a, p, n] or win_b[a, p, n])
+
+
+@guarded
+def only_negatives(case: Case) -> str | None:
+    """Every chosen n has a different label from its anchor a."""
+    labels = case.args[1].tolist()
+    for a, p, n in zip(*triplets(case)):
+        if labels[n] == labels[a]:
+            return f"triplet (a={a}, p={p}, n={n}): n has the anchor's label {labels[a]}, so it is not a negative"
+    return None
+
+
+@guarded
+def positive_pairs_in_order(case: Case) -> str | None:
+    """Every (a, p) is a positive pair (a != p, same label), each at most once, in lexicographic order."""
+    labels = case.args[1].tolist()
+    a_s, p_s, _ = triplets(case)
+    for a, p in zip(a_s, p_s):
+        if a == p or labels[a] != labels[p]:
+            return f"(a={a}, p={p}) is not a positive pair (a positive needs a != p and the same label)"
+    pairs = list(zip(a_s, p_s))
+    if pairs != sorted(set(pairs)):
+        return "the (anchor, positive) pairs must be unique and in increasing (a, p) order"
+    return None
+
+
+@guarded
+def lower_bound_strict(case: Case) -> str | None:
+    """The negative is strictly farther than the positive: dist[a,n] > dist[a,p]."""
+    d = case.args[0]
+    for a, p, n in zip(*triplets(case)):
+        if not d[a, n] > d[a, p]:
+            return (f"triplet (a={a}, p={p}, n={n}): dist[a,n] = {d[a, n].item()!r} is not strictly greater than "
+                    f"dist[a,p] = {d[a, p].item()!r} (the lower bound of the window is strict)")
+    return None
+
+
+@guarded
+def upper_bound_strict(case: Case) -> str | None:
+    """The negative is strictly inside the margin: dist[a,n] < dist[a,p] + margin."""
+    d, _, m = case.args
+    for a, p, n in zip(*triplets(case)):
+        if not (d[a, n] < d[a, p] + m or d[a, p] - d[a, n] + m > 0):
+            return (f"triplet (a={a}, p={p}, n={n}): dist[a,n] = {d[a, n].item()!r} is not strictly below "
+                    f"dist[a,p] + margin = {(d[a, p] + m).item()!r} (the upper bound is strict)")
+    return None
+
+
+@guarded
+def closest_in_window(case: Case) -> str | None:
+    """The chosen negative is the closest one in the window (any of several tied ones)."""
+    d = case.args[0]
+    win_a, win_b = windows(case)
+    for a, p, n in zip(*triplets(case)):
+        ok = False
+        for win in (win_a, win_b):
+            if win[a, p, n]:
+                ok = ok or bool(d[a, n] == d[a][win[a, p]].min())
+        if not ok and (win_a[a, p, n] or win_b[a, p, n]):
+            best = d[a][win_a[a, p]].min().item()
+            return (f"pair (a={a}, p={p}): chose n={n} at {d[a, n].item()!r}, but a negative in the window is "
+                    f"closer ({best!r}); pick the smallest dist[a,n] in the window")
+    return None
+
+
+@guarded
+def drops_pairs_without_semi_hard(case: Case) -> str | None:
+    """A pair whose window holds no negative is left out."""
+    win_a, win_b = windows(case)
+    for a, p, n in zip(*triplets(case)):
+        if not (win_a[a, p].any() or win_b[a, p].any()):
+            return f"pair (a={a}, p={p}) has no negative in its semi-hard window, so it must be left out"
+    return None
+
+
+@guarded
+def every_pair_considered(case: Case) -> str | None:
+    """Every positive pair whose window holds a negative is returned."""
+    win_a, win_b = windows(case)
+    a_s, p_s, _ = triplets(case)
+    got = set(zip(a_s, p_s))
+    for a, p in (win_a.any(dim=2) & win_b.any(dim=2)).nonzero().tolist():
+        if (a, p) not in got:
+            return f"pair (a={a}, p={p}) has a semi-hard negative but is missing from the result"
+    return None
+
+
+@guarded
+def matches_reference(case: Case) -> str | None:
+    """Same pairs and equally close negatives as the reference."""
+    d = case.args[0]
+    want = {(a, p): n for a, p, n in zip(*(t.tolist() for t in case.expected))}
+    a_s, p_s, n_s = triplets(case)
+    got = dict(zip(zip(a_s, p_s), n_s))
+    for key in sorted(set(want) ^ set(got)):
+        if not _ambiguous(case, key[0], key[1]):
+            return f"pair {key}: {'missing' if key in want else 'not expected'} (reference negative: {want.get(key)})"
+    for key in sorted(set(want) & set(got)):
+        a = key[0]
+        if d[a, want[key]] != d[a, got[key]] and not _ambiguous(case, *key):
+            return f"pair {key}: chose n={got[key]}, the reference chose n={want[key]}"
+    return None
+
+
+def _ambiguous(case: Case, a: int, p: int) -> bool:
+    win_a, win_b = windows(case)
+    return not torch.equal(win_a[a, p], win_b[a, p])
+
+
+def _structure(case: Case) -> str | None:
+    """A tuple of three 1-D int64 tensors of equal length, on the input's device."""
+    return strict_triplet_structure(case)
+
+
+EXERCISE = Exercise(
+    id="semi_hard_negatives",
+    reference=solutions.semi_hard_negatives,
+    params=PARAMS,
+    defaults={},
+    summary="One semi-hard negative per positive pair: the closest with d_ap < d_an < d_ap + margin.",
+    structure=triplet_summary_structure,
+    ordinary=mining_ordinary,
+    properties=(
+        Property("returns_index_tensors", 0.5, "Returns three 1-D int64 tensors of equal length on the input's device.", inputs, _structure),
+        Property("only_negatives", 1, "Only negatives (a different label from the anchor) are chosen.", inputs, only_negatives),
+        Property("positive_pairs_in_order", 1, "Every (a, p) is a positive pair, at most once, in (a, p) order.", inputs, positive_pairs_in_order),
+        Property("lower_bound_strict", 1, "The window's lower bound is strict: dist[a,n] > dist[a,p].", inputs, lower_bound_strict),
+        Property("upper_bound_strict", 1, "The window's upper bound is strict: dist[a,n] < dist[a,p] + margin.", inputs, upper_bound_strict),
+        Property("closest_in_window", 1, "The closest negative in the window is taken.", inputs, closest_in_window),
+        Property("drops_pairs_without_semi_hard", 1, "Pairs without a semi-hard negative are dropped.", inputs, drops_pairs_without_semi_hard),
+        Property("every_pair_considered", 1, "Every positive pair with a semi-hard negative is returned.", inputs, every_pair_considered),
+        unchanged_property(inputs, PARAMS),
+        edge_property(edge_inputs, lenient_triplets),
+        Property("matches_reference", 0.5, "Same result as the reference (up to ties and boundary rounding).", inputs, matches_reference, visibility="hidden"),
+        scale_property(),
+    ),
+)
+
+

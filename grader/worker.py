@@ -1,0 +1,200 @@
+"""The sandboxed worker: runs student code in a child process, never in the grader.
+
+Started by :class:`grader.sandbox.Worker` as ``python -m grader.worker``. It reads
+length-prefixed JSON requests on its original stdin and answers on its original
+stdout; before any student code runs, file descriptors 0-2 are pointed away from those
+pipes (student output goes to a size-limited file), resource limits are applied and
+the working directory is a fresh temporary folder. Everything this process says is
+untrusted data to the parent, which validates it; this module only has to be honest
+for honest students.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import resource
+import signal
+import struct
+import sys
+import traceback
+
+
+def _limit(kind: int, value: int) -> None:
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _apply_limits(memory_mb: int, cpu_seconds: int, file_mb: int) -> None:
+    _limit(resource.RLIMIT_CORE, 0)
+    if memory_mb > 0:
+        _limit(resource.RLIMIT_AS, memory_mb << 20)
+    if cpu_seconds > 0:
+        _limit(resource.RLIMIT_CPU, cpu_seconds)
+    if file_mb > 0:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long writes fail instead of killing
+        _limit(resource.RLIMIT_FSIZE, file_mb << 20)
+
+
+class Channel:
+    def __init__(self, rfd: int, wfd: int):
+        self.r = os.fdopen(rfd, "rb", buffering=0)
+        self.w = os.fdopen(wfd, "wb", buffering=0)
+
+    def read(self) -> bytes | None:
+        head = self._exact(8)
+        if head is None:
+            return None
+        return self._exact(struct.unpack(">Q", head)[0])
+
+    def _exact(self, n: int) -> bytes | None:
+        chunks, got = [], 0
+        while got < n:
+            chunk = self.r.read(n - got)
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def write(self, payload: bytes) -> None:
+        self.w.write(struct.pack(">Q", len(payload)) + payload)
+
+
+class Session:
+    """State of one worker: the student's namespace and the request handlers."""
+
+    def __init__(self, device: str):
+        import torch
+
+        from grader import codec
+
+        self.torch, self.codec, self.device = torch, codec, device
+        self.namespace: dict = {"__name__": "submission", "__builtins__": __builtins__}
+
+    def handle(self, request: dict) -> dict:
+        op = request.get("op")
+        try:
+            if op == "load":
+                return self.load(request["cells"])
+            if op == "signature":
+                return self.signature(request["fn"])
+            if op == "call":
+                return self.call(request)
+            if op == "scale":
+                return self.scale(request)
+            return {"ok": False, "error": f"unknown op {op!r}"}
+        except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit included
+            return {"ok": False, "error": _describe(exc), "traceback": _student_traceback()}
+
+    def load(self, cells: list) -> dict:
+        errors = []
+        for index, (filename, code) in enumerate(cells):
+            try:
+                exec(compile(code, filename, "exec"), self.namespace)  # noqa: S102 - this is the sandbox
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(f"{filename}: {_describe(exc)}")
+        functions = sorted(k for k, v in self.namespace.items() if callable(v) and not k.startswith("__"))
+        return {"ok": True, "errors": errors, "defined": functions}
+
+    def _function(self, name: str):
+        fn = self.namespace.get(name)
+        if not callable(fn):
+            raise LookupError(f"no function named {name!r}")
+        return fn
+
+    def signature(self, name: str) -> dict:
+        params = inspect.signature(self._function(name)).parameters.values()
+        return {
+            "ok": True,
+            "params": [[p.name, p.kind.name, p.default is not inspect.Parameter.empty] for p in params],
+        }
+
+    def call(self, request: dict) -> dict:
+        torch, codec = self.torch, self.codec
+        args = [self._to_device(a) for a in codec.decode(request["args"])]
+        before = [a.clone() if isinstance(a, torch.Tensor) else None for a in args]
+        grad_wrt = request.get("grad_wrt")
+        if grad_wrt is not None:
+            args[grad_wrt] = args[grad_wrt].detach().requires_grad_(True)
+        fn = self._function(request["fn"])
+        out = fn(*args)
+        reply = {"ok": True, "value": codec.encode(out)}
+        reply["mutated"] = [
+            i for i, (a, b) in enumerate(zip(args, before))
+            if b is not None and (a.shape != b.shape or not torch.equal(a.detach(), b))
+        ]
+        if grad_wrt is not None:
+            upstream = self._to_device(codec.decode(request["upstream"]))
+            if type(out) is not torch.Tensor or not out.requires_grad:
+                reply["grad"] = {"__rejected__": "an output that is not connected to the input (no gradient)"}
+            else:
+                (grad,) = torch.autograd.grad(out, args[grad_wrt], grad_outputs=upstream.to(out.dtype), allow_unused=True)
+                reply["grad"] = codec.encode(torch.zeros_like(args[grad_wrt]) if grad is None else grad)
+        return reply
+
+    def scale(self, request: dict) -> dict:
+        from grader import scale
+
+        args = scale.make_inputs(request["exercise"], request["seed"], self.device)
+        out = self._function(request["fn"])(*args)
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+        return {"ok": True, "summary": scale.describe(out)}
+
+    def _to_device(self, value):
+        if isinstance(value, self.torch.Tensor):
+            return value.to(self.device)
+        return value
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the code called sys.exit()"
+    text = str(exc).strip().splitlines()
+    return (f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__)[:500]
+
+
+def _student_traceback() -> str:
+    frames = [f for f in traceback.extract_tb(sys.exc_info()[2]) if not f.filename.endswith("grader/worker.py")]
+    return "".join(traceback.format_list(frames[-5:]))[-2000:]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--memory-mb", type=int, default=4096)
+    ap.add_argument("--cpu-seconds", type=int, default=600)
+    ap.add_argument("--file-mb", type=int, default=16)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    channel = Channel(os.dup(0), os.dup(1))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    _apply_limits(args.memory_mb, args.cpu_seconds, args.file_mb)
+    import torch
+
+    torch.set_num_threads(1)
+    from grader import codec
+
+    session = Session(args.device)
+    channel.write(codec.dumps({"ok": True, "ready": True}))
+    while True:
+        raw = channel.read()
+        if raw is None:
+            return 0
+        reply = session.handle(codec.loads(raw))
+        try:
+            payload = codec.dumps(reply)
+        except (TypeError, ValueError) as exc:
+            payload = codec.dumps({"ok": False, "error": f"unsendable result: {exc}"})
+        channel.write(payload)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
