@@ -91,17 +91,28 @@ def _semi_hard_by_sorting(d: Tensor, lab: Tensor, pos: Tensor, margin: float) ->
     out_a, out_p, out_n = [], [], []
     step = _masks.rows_per_chunk(n, budget=1 << 21)
     for s in range(0, n, step):
-        rows = d[s : s + step]
+        rows, row_pos = d[s : s + step], pos[s : s + step]
         same = lab[s : s + step, None] == lab[None, :]
         # Each anchor's negatives ascending, non-negatives (+inf) last; stable keeps index order on ties.
         values, order = torch.sort(rows.masked_fill(same, float("inf")), dim=1, stable=True)
-        first_beyond = torch.searchsorted(values, rows, right=True).clamp_(max=n - 1)
+        # Pack each row's positives to the left, in increasing column order (column k = the k-th positive).
+        counts = row_pos.sum(dim=1)
+        width = int(counts.max())
+        if width == 0:
+            continue
+        slot = torch.where(row_pos, row_pos.cumsum(dim=1) - 1, width)
+        columns = torch.arange(n, device=d.device).expand_as(slot)
+        packed = torch.zeros(rows.shape[0], width + 1, dtype=torch.long, device=d.device).scatter_(1, slot, columns)[:, :width]
+        d_ap = rows.gather(1, packed)
+        first_beyond = torch.searchsorted(values, d_ap, right=True).clamp_(max=n - 1)
         # +inf (no negative beyond d_ap) never passes the strict upper bound.
-        ok = pos[s : s + step] & (values.gather(1, first_beyond) < rows + margin)
-        a, p = ok.nonzero(as_tuple=True)
-        out_a.append(a + s)
-        out_p.append(p)
-        out_n.append(order.gather(1, first_beyond)[a, p])
+        ok = (torch.arange(width, device=d.device) < counts[:, None]) & (values.gather(1, first_beyond) < d_ap + margin)
+        r, k = ok.nonzero(as_tuple=True)
+        out_a.append(r + s)
+        out_p.append(packed[r, k])
+        out_n.append(order[r, first_beyond[r, k]])
+    if not out_a:
+        return _masks.empty_triplets(d.device)
     return torch.cat(out_a), torch.cat(out_p), torch.cat(out_n)
 
 
