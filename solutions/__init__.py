@@ -15,17 +15,22 @@ from .mining import (
     random_negatives,
     semi_hard_negatives,
 )
+from .ohem import box_iou, nms, ohem_loss, ohem_select
 from .weights import distance_weights
 
 __all__ = [
     "active_triplet_fraction",
     "batch_hard",
+    "box_iou",
     "collapse_ratio",
     "contrastive_loss",
     "distance_weighted_negatives",
     "distance_weights",
     "hardest_negatives",
     "mean_pairwise_distance",
+    "nms",
+    "ohem_loss",
+    "ohem_select",
     "pairwise_distances",
     "pk_batches",
     "random_negatives",
