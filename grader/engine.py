@@ -75,6 +75,10 @@ class Exercise:
     properties: tuple[Property, ...]
     structure: Callable[[Any], str | None]  # checks a scale summary (see grader.scale.describe)
     ordinary: Callable[[list], bool] = lambda args: True  # inputs every rule property may fail on
+    # Whether the student's answer on one example says anything (None: the example cannot
+    # tell, e.g. the reference's answer is empty). A rule earns nothing from answers that
+    # are empty or all-zero on most examples, where it would hold vacuously.
+    substantive: Callable[[Case], bool | None] = lambda case: None
     summary: str = ""
 
     @property
@@ -180,7 +184,8 @@ class LocalCaller(Caller):
         return [[p.name, p.kind.name, p.default is not inspect.Parameter.empty] for p in params]
 
     def call(self, fn, args, grad_wrt, upstream) -> Reply:
-        moved = [a.to(self.device) if isinstance(a, torch.Tensor) else a for a in args]
+        # Copies: the student's function must never touch the engine's own inputs.
+        moved = [a.detach().to(self.device, copy=True) if isinstance(a, torch.Tensor) else a for a in args]
         before = [a.clone() if isinstance(a, torch.Tensor) else None for a in moved]
         if grad_wrt is not None:
             moved[grad_wrt] = moved[grad_wrt].detach().requires_grad_(True)
@@ -197,7 +202,9 @@ class LocalCaller(Caller):
         )
         grad = None
         if grad_wrt is not None:
-            if type(out) is not torch.Tensor or not out.requires_grad:
+            if type(out) is torch.Tensor and out.numel() == 0:
+                grad = torch.zeros_like(moved[grad_wrt]).cpu()  # nothing to differentiate
+            elif type(out) is not torch.Tensor or not out.requires_grad:
                 grad = codec.RejectedValue("an output that is not connected to the input (no gradient)")
             else:
                 (g,) = torch.autograd.grad(out, moved[grad_wrt], upstream.to(out.device, out.dtype), allow_unused=True)
@@ -322,6 +329,8 @@ class ExerciseRun:
         self.cache: dict[bytes, Reply | Exception] = {}
         self.expected: dict[bytes, Any] = {}
         self.hang: str | None = None
+        self.substance: dict[bytes, bool | None] = {}
+        self.evidence: dict[str, list[int]] = {}  # property -> [telling examples, substantive answers]
 
     def run(self) -> ExerciseResult:
         ex = self.exercise
@@ -334,17 +343,21 @@ class ExerciseRun:
         passing = self._screen()
         result = ExerciseResult(ex.id)
         for prop in ex.properties:
+            if prop.scale:
+                continue  # judged last: the speed point needs a mostly correct function
             if self.hang:
                 result.properties.append(
                     PropertyResult(prop.name, 0.0, float(prop.points), False,
                                    f"not run: an earlier property of this exercise stopped ({self.hang})")
                 )
-            elif prop.scale:
-                result.properties.append(self._scale(prop))
             elif prop.name in passing:
-                result.properties.append(PropertyResult(prop.name, float(prop.points), float(prop.points), True, "passed"))
+                result.properties.append(self._passed(prop))
             else:
                 result.properties.append(self._property(prop))
+        earned = result.score
+        for index, prop in enumerate(ex.properties):
+            if prop.scale:
+                result.properties.insert(index, self._scale_gated(prop, earned))
         if self.hang:
             result.message = f"grading of this exercise stopped early: {self.hang}"
         return result
@@ -383,10 +396,43 @@ class ExerciseRun:
                 except Hang:
                     alive.clear()
                     return
-                if self._judge(prop, Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device)):
+                case = Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device)
+                if self._judge(prop, case):
                     alive.remove(prop)
+                else:
+                    self._witness(prop, args, case)
 
         return test
+
+    def _witness(self, prop: Property, args: list, case: Case) -> None:
+        """Count whether this passing example carried a substantive answer."""
+        key = self._key(args, prop)
+        if key not in self.substance:
+            try:
+                self.substance[key] = self.exercise.substantive(case)
+            except Exception:  # noqa: BLE001 - an unreadable answer says nothing
+                self.substance[key] = False
+        telling = self.substance[key]
+        if telling is not None:
+            counts = self.evidence.setdefault(prop.name, [0, 0])
+            counts[0] += 1
+            counts[1] += int(telling)
+
+    def _overall_evidence(self) -> tuple[int, int]:
+        """For a property whose own examples cannot tell (e.g. only edge cases): all examples seen."""
+        seen = [v for v in self.substance.values() if v is not None]
+        return len(seen), sum(seen)
+
+    def _passed(self, prop: Property) -> PropertyResult:
+        """A property without a failing example, unless it only held vacuously."""
+        telling, substantive = self.evidence.get(prop.name) or self._overall_evidence()
+        if telling and 2 * substantive < telling:
+            return PropertyResult(
+                prop.name, 0.0, float(prop.points), False,
+                f"no points: the answers were empty or degenerate on {telling - substantive} of {telling} "
+                "inputs where the reference has an answer, so this rule only held vacuously",
+            )
+        return PropertyResult(prop.name, float(prop.points), float(prop.points), True, "passed")
 
     @staticmethod
     def _judge(prop: Property, case: Case) -> str | None:
@@ -435,6 +481,7 @@ class ExerciseRun:
 
     def _property(self, prop: Property) -> PropertyResult:
         state: dict[str, Any] = {}
+        self.evidence.pop(prop.name, None)
 
         def test(args):
             if "hang" in state:
@@ -450,10 +497,12 @@ class ExerciseRun:
             except Hang as exc:
                 state.setdefault("hang", (str(exc), args, expected, None))
                 raise _Stop() from None
-            message = self._judge(prop, Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device))
+            case = Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device)
+            message = self._judge(prop, case)
             if message:
                 state["failure"] = (message, args, expected, reply.value)
                 raise _Stop()
+            self._witness(prop, args, case)
 
         try:
             self._hypothesis(prop.strategy, test)()
@@ -467,7 +516,7 @@ class ExerciseRun:
             if "failure" in state:
                 return self._failed(prop, *state["failure"])
             return self._failed(prop, f"could not be checked: {type(exc).__name__}: {exc}", None, None, None)
-        return PropertyResult(prop.name, float(prop.points), float(prop.points), True, "passed")
+        return self._passed(prop)
 
     def _failed(self, prop: Property, message: str, args, expected, actual) -> PropertyResult:
         counterexample = None
@@ -478,6 +527,16 @@ class ExerciseRun:
                 "actual": codec.to_jsonable(actual),
             }
         return PropertyResult(prop.name, 0.0, float(prop.points), False, message, counterexample)
+
+    def _scale_gated(self, prop: Property, earned: float) -> PropertyResult:
+        others = sum(p.points for p in self.exercise.properties if not p.scale)
+        if self.hang:
+            return PropertyResult(prop.name, 0.0, float(prop.points), False,
+                                  f"not run: an earlier property of this exercise stopped ({self.hang})")
+        if 2 * earned < others:
+            return PropertyResult(prop.name, 0.0, float(prop.points), False,
+                                  "not run: the speed point needs a mostly correct function (half of the other points)")
+        return self._scale(prop)
 
     def _scale(self, prop: Property) -> PropertyResult:
         from . import scale

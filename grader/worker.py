@@ -129,7 +129,9 @@ class Session:
         ]
         if grad_wrt is not None:
             upstream = self._to_device(codec.decode(request["upstream"]))
-            if type(out) is not torch.Tensor or not out.requires_grad:
+            if type(out) is torch.Tensor and out.numel() == 0:
+                reply["grad"] = codec.encode(torch.zeros_like(args[grad_wrt]))  # nothing to differentiate
+            elif type(out) is not torch.Tensor or not out.requires_grad:
                 reply["grad"] = {"__rejected__": "an output that is not connected to the input (no gradient)"}
             else:
                 (grad,) = torch.autograd.grad(out, args[grad_wrt], grad_outputs=upstream.to(out.dtype), allow_unused=True)

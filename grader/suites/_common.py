@@ -81,19 +81,21 @@ def guarded(check):
     return run
 
 
-def inputs_unchanged(names: tuple[str, ...]):
+def inputs_unchanged(names: tuple[str, ...], readable):
     def check(case: Case) -> str | None:
-        """The inputs must not be modified in place."""
+        """The inputs are not modified in place (and the result is a readable answer)."""
         if case.mutated:
             return "modified its input(s) in place: " + ", ".join(names[i] for i in case.mutated if i < len(names))
-        return None
+        return readable(case)
 
     return check
 
 
-def unchanged_property(strategy, names: tuple[str, ...], points: float = 0.5) -> Property:
+def unchanged_property(strategy, names: tuple[str, ...], readable, points: float = 0.5) -> Property:
+    """No points for leaving the inputs alone unless the function also returns an answer."""
     return Property(
-        "inputs_unchanged", points, "The inputs are not modified in place.", strategy, guarded(inputs_unchanged(names))
+        "inputs_unchanged", points, "The inputs are not modified in place.", strategy,
+        guarded(inputs_unchanged(names, readable)),
     )
 
 
@@ -135,3 +137,10 @@ def lenient_triplets(case: Case) -> str | None:
     """The result can be read as (anchors, positives, negatives)."""
     index_triplets(case.actual, case.args[0].shape[0])
     return None
+
+
+def triplets_substantive(case: Case) -> bool | None:
+    """Telling when the reference returns triplets; substantive when the answer has some."""
+    if not case.expected[0].numel():
+        return None
+    return len(index_triplets(case.actual, case.args[0].shape[0])[0]) > 0

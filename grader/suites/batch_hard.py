@@ -17,6 +17,7 @@ from ._common import (
     scale_property,
     strict_triplet_structure,
     triplet_summary_structure,
+    triplets_substantive,
     unchanged_property,
 )
 
@@ -110,6 +111,7 @@ EXERCISE = Exercise(
     summary="Per anchor: the farthest positive and the closest negative.",
     structure=triplet_summary_structure,
     ordinary=mining_ordinary,
+    substantive=triplets_substantive,
     properties=(
         Property("returns_index_tensors", 1, "Returns three 1-D int64 tensors of equal length on the input's device.", inputs, strict_triplet_structure),
         Property("usable_anchors", 1.5, "One triplet per anchor with a positive and a negative, in increasing order.", inputs, usable_anchors),
@@ -117,7 +119,7 @@ EXERCISE = Exercise(
         Property("negative_is_negative", 1, "Each n is a negative of its anchor.", inputs, negative_is_negative),
         Property("hardest_positive", 1.5, "The farthest positive is chosen.", inputs, hardest_positive),
         Property("hardest_negative", 1.5, "The closest negative is chosen.", inputs, hardest_negative),
-        unchanged_property(inputs, PARAMS),
+        unchanged_property(inputs, PARAMS, lenient_triplets),
         edge_property(edge_inputs, lenient_triplets),
         Property("matches_reference", 0.5, "Same result as the reference (up to ties).", inputs, matches_reference, visibility="hidden"),
         scale_property(),

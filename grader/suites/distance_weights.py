@@ -132,6 +132,14 @@ def _structure(summary) -> str | None:
     return None if summary.get("shape") == [2048, 2048] else "expected shape (2048, 2048)"
 
 
+def _substantive(case: Case) -> bool | None:
+    """Telling when a row has a valid negative; substantive when all such rows have weight."""
+    has = _valid(case).any(dim=1)
+    if not bool(has.any()):
+        return None
+    return bool((_weights(case)[has].sum(dim=1) > 0).all())
+
+
 def _readable(case: Case) -> None:
     """The result is a finite [B, B] tensor."""
     _weights(case)
@@ -146,6 +154,7 @@ EXERCISE = Exercise(
     summary="Distance-weighted sampling probabilities (Wu et al. 2017).",
     structure=_structure,
     ordinary=lambda args: args[0].shape[0] >= 2 and bool(neg_mask(args[1]).any()),
+    substantive=_substantive,
     properties=(
         Property("shape_dtype_device", 1, "A [B, B] tensor in dist's dtype on dist's device.", inputs, shape_dtype_device),
         Property("zero_for_non_negatives", 1, "Weight 0 for same-label entries and the diagonal.", inputs, zero_for_non_negatives),
@@ -153,7 +162,7 @@ EXERCISE = Exercise(
         Property("rows_normalised", 1.5, "Each row sums to 1, or is all zeros without a valid negative.", inputs, rows_normalised),
         Property("inverse_density", 1.5, "Weights proportional to 1 / q(max(dist, cutoff)).", inputs, inverse_density),
         Property("no_underflow", 1, "No row underflows to zeros, even for dim in the hundreds.", high_dim, no_underflow),
-        unchanged_property(inputs, PARAMS),
+        unchanged_property(inputs, PARAMS, _readable),
         edge_property(edge_inputs, _readable),
         Property("matches_reference", 1, "Same weights as the reference.", inputs, matches_reference, visibility="hidden"),
         scale_property(),

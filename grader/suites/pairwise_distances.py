@@ -176,6 +176,15 @@ def _structure(summary) -> str | None:
     return None if summary.get("shape") == [2048, 2048] else "expected shape (2048, 2048)"
 
 
+def _substantive(case: Case) -> bool | None:
+    """Telling when two rows differ; substantive when every pair of different rows is apart."""
+    x = case.args[0]
+    differ = ~(x[:, None, :] == x[None, :, :]).all(dim=2)
+    if not bool(differ.any()):
+        return None
+    return bool((_matrix(case)[differ] > 0).all())
+
+
 def _readable(case: Case) -> None:
     """The result is a finite [B, B] tensor."""
     _matrix(case)
@@ -190,6 +199,7 @@ EXERCISE = Exercise(
     summary="All in-batch Euclidean distances, stable and differentiable.",
     structure=_structure,
     ordinary=lambda args: args[0].shape[0] >= 2,
+    substantive=_substantive,
     properties=(
         Property("shape_dtype_device", 1, "A [B, B] tensor in the input's dtype on the input's device.", either, shape_dtype_device),
         Property("zero_diagonal", 1, "Exactly 0 on the diagonal.", either, zero_diagonal),
@@ -200,7 +210,7 @@ EXERCISE = Exercise(
         Property("identical_rows_zero", 0.5, "Identical rows are 0 apart.", either, identical_rows_zero),
         Property("finite_gradient", 1, "Finite gradients, also at coincident points.", either, finite_gradient, grad_wrt=0, upstream=_upstream),
         Property("gradient_matches", 0.5, "The true gradient away from coincident points.", separated, gradient_matches, visibility="hidden", grad_wrt=0, upstream=_upstream),
-        unchanged_property(either, PARAMS),
+        unchanged_property(either, PARAMS, _readable),
         edge_property(edge_inputs, _readable),
         scale_property(),
     ),

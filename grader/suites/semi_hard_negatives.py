@@ -26,6 +26,7 @@ from ._common import (
     scale_property,
     strict_triplet_structure,
     triplet_summary_structure,
+    triplets_substantive,
     unchanged_property,
 )
 
@@ -173,6 +174,7 @@ EXERCISE = Exercise(
     summary="One semi-hard negative per positive pair: the closest with d_ap < d_an < d_ap + margin.",
     structure=triplet_summary_structure,
     ordinary=mining_ordinary,
+    substantive=triplets_substantive,
     properties=(
         Property("returns_index_tensors", 0.5, "Returns three 1-D int64 tensors of equal length on the input's device.", inputs, _structure),
         Property("only_negatives", 1, "Only negatives (a different label from the anchor) are chosen.", inputs, only_negatives),
@@ -182,7 +184,7 @@ EXERCISE = Exercise(
         Property("closest_in_window", 1, "The closest negative in the window is taken.", inputs, closest_in_window),
         Property("drops_pairs_without_semi_hard", 1, "Pairs without a semi-hard negative are dropped.", inputs, drops_pairs_without_semi_hard),
         Property("every_pair_considered", 1, "Every positive pair with a semi-hard negative is returned.", inputs, every_pair_considered),
-        unchanged_property(inputs, PARAMS),
+        unchanged_property(inputs, PARAMS, lenient_triplets),
         edge_property(edge_inputs, lenient_triplets),
         Property("matches_reference", 0.5, "Same result as the reference (up to ties and boundary rounding).", inputs, matches_reference, visibility="hidden"),
         scale_property(),

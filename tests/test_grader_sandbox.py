@@ -1,0 +1,176 @@
+"""The grader end to end: sandboxed workers, cheats, crashes, the sample class, the CLI."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import classrun, grading, submissions
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "grader" / "samples"
+CHEATS = Path(__file__).resolve().parent / "cheats"
+HNM = [sys.executable, "-m", "grader.cli"]
+
+
+def grade_file(path: Path, examples: int = 25) -> dict:
+    return grading.grade(submissions.single(path), examples=examples)
+
+
+@pytest.mark.parametrize("cheat", sorted(p.name for p in CHEATS.glob("*.py")))
+def test_cheats_earn_nothing(cheat):
+    doc = grade_file(CHEATS / cheat)
+    earned = {e: x["score"] for e, x in doc["exercises"].items() if x["score"]}
+    assert doc["total"] == 0.0, earned
+
+
+def test_a_crash_or_hang_costs_only_that_exercise():
+    fay = grade_file(SAMPLES / "fay.py")
+    assert fay["exercises"]["batch_hard"]["score"] == 10.0
+    assert "died (exit status 3)" in fay["exercises"]["semi_hard_negatives"]["message"]
+    gus = grade_file(SAMPLES / "gus.py")
+    assert gus["exercises"]["pairwise_distances"]["score"] == 10.0
+    assert gus["exercises"]["batch_hard"]["score"] == 0.0
+    assert "did not finish within its time limit" in gus["exercises"]["batch_hard"]["message"]
+
+
+def test_loop_version_loses_only_the_scale_property():
+    doc = grade_file(SAMPLES / "hal.py")
+    failed = [p["name"] for p in doc["exercises"]["semi_hard_negatives"]["properties"] if not p["passed"]]
+    assert failed == ["scale"]
+    assert "too slow" in doc["exercises"]["semi_hard_negatives"]["properties"][-1]["message"]
+
+
+EXPECTED_TOTALS = {
+    "ada": 40.0,  # everything right
+    "ben": 26.5,  # inclusive semi-hard window; no distance_weights
+    "cat": 15.5,  # NaN gradients at coincident points; self as positive
+    "dan": 9.0,  # notebook: global-max normalisation underflows
+    "eve": 0.0,  # the stubs
+    "fay": 10.0,  # semi-hard kills its worker
+    "gus": 10.0,  # batch-hard loops forever
+    "hal": 9.0,  # correct semi-hard by Python loops (too slow at scale), nothing else
+}
+
+
+def test_sample_class_grades_and_files(tmp_path):
+    out = tmp_path / "out"
+    docs = classrun.run(SAMPLES, out, workers=2, device="cpu", resume=False, examples=100)
+    assert {d["student"]: d["total"] for d in docs} == EXPECTED_TOTALS
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert lines[0] == "student,pairwise_distances,semi_hard_negatives,batch_hard,distance_weights,total,max_total"
+    assert [line.split(",")[0] for line in lines[1:]] == sorted(EXPECTED_TOTALS)
+    for student in EXPECTED_TOTALS:
+        doc = json.loads((out / "results" / f"{student}.json").read_text())
+        assert set(doc) >= {"student", "total", "max_total", "exercises"} and doc["max_total"] == 40.0
+        for ex in doc["exercises"].values():
+            assert set(ex) >= {"score", "max_score", "properties"}
+            for p in ex["properties"]:
+                assert set(p) == {"name", "score", "max_score", "passed", "message", "counterexample"}
+        html = (out / "feedback" / f"{student}.html").read_text()
+        assert student in html
+    ben = (out / "feedback" / "ben.html").read_text()
+    assert "upper_bound_strict" in ben and "Minimal counterexample" in ben and "Expected (reference)" in ben
+
+
+def test_grading_is_deterministic_across_runs_and_worker_counts(tmp_path):
+    subset = tmp_path / "subs"
+    subset.mkdir()
+    for name in ("ben.py", "cat.py", "dan.ipynb"):
+        shutil.copy(SAMPLES / name, subset / name)
+    outputs = []
+    for run, workers in enumerate((1, 2, 2)):
+        out = tmp_path / f"out{run}"
+        classrun.run(subset, out, workers=workers, device="cpu", resume=False, examples=40)
+        outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_resume_keeps_finished_students(tmp_path):
+    subset = tmp_path / "subs"
+    subset.mkdir()
+    for name in ("eve.py", "hal.py"):
+        shutil.copy(SAMPLES / name, subset / name)
+    out = tmp_path / "out"
+    classrun.run(subset, out, workers=1, device="cpu", resume=False, examples=20)
+    first = (out / "results" / "hal.json").read_bytes()
+    (out / "results" / "eve.json").unlink()
+    marker = (out / "results" / "hal.json").stat().st_mtime_ns
+    classrun.run(subset, out, workers=1, device="cpu", resume=True, examples=20)
+    assert (out / "results" / "hal.json").stat().st_mtime_ns == marker  # not regraded
+    assert (out / "results" / "eve.json").exists() and (out / "results" / "hal.json").read_bytes() == first
+
+
+def test_submission_discovery(tmp_path):
+    (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "alice.py").write_text("x = 1\n")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "ps1").mkdir()
+    (tmp_path / "bob" / "ps1" / "answers.ipynb").write_text(json.dumps(_notebook()))
+    subs = submissions.discover(tmp_path)
+    assert [s.student for s in subs] == ["alice", "bob"]
+    cells = submissions.cells(subs[1])
+    assert [c[1] for c in cells] == ["def f():\n    pass  # %time 1\n    return 1"]
+    (tmp_path / "alice.ipynb").write_text("{}")
+    with pytest.raises(submissions.SubmissionError, match="duplicate student id 'alice'"):
+        submissions.discover(tmp_path)
+
+
+def _notebook() -> dict:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    answer = nbformat.v4.new_code_cell("def f():\n    %time 1\n    return 1")
+    answer.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "f", "schema_version": 3}
+    test = nbformat.v4.new_code_cell("import grader\ngrader.check('batch_hard', f)")
+    test.metadata["nbgrader"] = {"solution": False, "grade": True, "grade_id": "t", "points": 1, "schema_version": 3}
+    nb.cells = [nbformat.v4.new_code_cell("print('scratch')"), answer, test]
+    return nb
+
+
+def _write(name: str, data: bytes):
+    def make(folder: Path) -> Path:
+        (folder / name).write_bytes(data)
+        return folder
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing", "does not exist"),
+        (lambda d: d, "no submissions"),
+        (_write("a.py", b"\x00\x01binary"), None),
+        (_write("b.ipynb", b"{not json"), None),
+    ],
+)
+def test_bad_submissions_give_clear_messages(tmp_path, make, message):
+    root = make(tmp_path)
+    if message:
+        with pytest.raises(submissions.SubmissionError, match=message):
+            submissions.discover(root)
+        return
+    (sub,) = submissions.discover(root)
+    doc = grading.grade(sub, examples=5)
+    assert doc["total"] == 0.0
+    assert "could not be read" in doc["exercises"]["batch_hard"]["properties"][0]["message"]
+
+
+def test_cli_grade_check_and_errors(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(SAMPLES / "ada.py", subs / "ada.py")
+    done = subprocess.run([*HNM, "grade", str(subs), "--out", str(tmp_path / "out"), "--examples", "10"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "ada" in done.stdout and "40/40" in done.stdout
+    check = subprocess.run([*HNM, "check", "batch_hard", str(SAMPLES / "cat.py"), "--examples", "20"],
+                           capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 1 and "[FAIL] positive_is_positive" in check.stdout
+    missing = subprocess.run([*HNM, "grade", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
