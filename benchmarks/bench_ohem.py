@@ -4,7 +4,8 @@ Tasks:
   select  ohem_select over 64 images x 2000 RoIs with NMS (IoU 0.7, 64 RoIs per image)
   nms     greedy NMS (IoU 0.7, everything kept that survives) of the first image's 2000 boxes
 
-Methods (all torchvision-free, all exact, so their outputs must be identical):
+Methods (torchvision-free and exact, so their outputs must be identical; the peers use the
+reference's IoU formula, solutions._boxes.pairwise_iou, without input validation):
   ours    solutions.ohem_select / solutions.nms: windowed greedy NMS on all images at once,
           stopping per image after 64 survivors (select)
   nonms   solutions.ohem_select without NMS (select only; the cost floor, not the same output)
@@ -80,10 +81,10 @@ def _matrix_nms(boxes, scores, limit=None):
     """IoU matrix of the sorted boxes, then a loop over boxes made of tensor ops only."""
     import torch
 
-    import solutions as S
+    from solutions._boxes import pairwise_iou
 
     order = torch.sort(scores, descending=True, stable=True).indices
-    over = (S.box_iou(boxes[order], boxes[order]) > torch.tensor(IOU, dtype=boxes.dtype)).triu_(1)
+    over = (pairwise_iou(boxes[order], boxes[order]) > torch.tensor(IOU, dtype=boxes.dtype)).triu_(1)
     removed = torch.zeros(order.numel(), dtype=torch.bool, device=boxes.device)
     for i in range(order.numel()):
         removed |= over[i] & ~removed[i]
@@ -95,7 +96,7 @@ def _pyloop_nms(boxes, scores, limit=None):
     """Best remaining box, drop its overlaps, repeat: one host round trip per kept box."""
     import torch
 
-    import solutions as S
+    from solutions._boxes import pairwise_iou
 
     order = torch.sort(scores, descending=True, stable=True).indices
     thr = torch.tensor(IOU, dtype=boxes.dtype)
@@ -104,7 +105,7 @@ def _pyloop_nms(boxes, scores, limit=None):
         i = order[0]
         kept.append(i)
         rest = order[1:]
-        order = rest[~(S.box_iou(boxes[i][None], boxes[rest])[0] > thr)]
+        order = rest[~(pairwise_iou(boxes[i][None], boxes[rest])[0] > thr)]
     return torch.stack(kept) if kept else order
 
 
@@ -213,9 +214,10 @@ def table(rows: list[dict], images: int, rois: int) -> str:
         o = ours.get(r["task"])
         rt = f"{r['median_s'] / o['median_s']:.2f}x" if o else ""
         same = "yes" if o and r["checksum"] == o["checksum"] and r["selected"] == o["selected"] else "no"
+        same = "n/a (no NMS)" if r["method"] == "nonms" else same
         lines.append(
-            f"| {r['task']} | {size[r['task']]} | {r['method']} | {r['median_s'] * 1e3:.1f} ms | {r['peak_mib']:.1f} MiB "
-            f"| {rt} | {r['selected']} | {same} |"
+            f"| {r['task']} | {size[r['task']]} | {r['method']} | {r['median_s'] * 1e3:.1f} ms "
+            f"| {r['peak_mib']:.1f} MiB | {rt} | {r['selected']} | {same} |"
         )
     return "\n".join(lines)
 

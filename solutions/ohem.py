@@ -71,10 +71,10 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     Returns:
         int64 ``[K]``: indices of the kept boxes in visiting order (scores non-increasing).
 
-    Algorithm: on the score-sorted boxes, windows of the next 64 undecided boxes are
-    resolved with a few vectorised sweeps; the boxes kept in the settled part of the window
-    suppress every later box in one IoU block, and only the survivors stay pending. No
-    per-box host round trip: a few synchronisations per window, ``O(K * N)`` IoU work.
+    Algorithm: the score-sorted boxes are visited in windows of 64 (up to 512 when most are
+    already suppressed); a window is first checked against every box kept so far, then
+    settled with a few vectorised sweeps (see ``_greedy``). No per-box host round trip: a few
+    synchronisations per window, ``O(N * (K + 64))`` IoU evaluations, ``O(N + 64 * K)`` memory.
     """
     b = _boxes.boxes("boxes", boxes)
     s = _boxes.real_vector("scores", scores, b.shape[0])
@@ -117,9 +117,10 @@ def ohem_select(
     Returns:
         int64 ``[K]``: the selected RoI indices in increasing order, on ``losses``' device.
 
-    Cost: two stable sorts over the valid RoIs; without NMS nothing else (no loop), with NMS
-    the windowed greedy NMS of :func:`nms` on all images at once, stopping for each image as
-    soon as it has ``per_image`` survivors.
+    Cost: two stable sorts over the valid RoIs; without NMS nothing else (no loop). With NMS,
+    the windowed greedy NMS of :func:`nms` runs on all images at once (no loop over images)
+    and stops for each image once it has ``per_image`` survivors, so an image costs about
+    ``visited * (per_image + 64)`` IoU evaluations, however many RoIs it has after them.
     """
     loss = _checks.floating("losses", losses, 1)
     if loss.numel() and bool(torch.isnan(loss.detach()).any()):
@@ -195,6 +196,8 @@ def ohem_loss(
     _checks.same_device("targets", t, "logits", x)
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         raise ValueError(f"ignore_index must be an int, got {type(ignore_index).__name__}")
+    if not -(2**63) <= ignore_index < 2**63:
+        raise ValueError(f"ignore_index must fit in int64, got {ignore_index}")
     if r:
         t64 = t.long()
         valid = t64 != ignore_index

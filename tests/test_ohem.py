@@ -6,17 +6,10 @@ from fractions import Fraction
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import Phase, given, settings, strategies as st
+from hypothesis import Phase, find, given, settings, strategies as st
 
 import solutions as S
-from grader.box_strategies import (
-    GRID_IOU_THRESHOLDS,
-    boxes,
-    detection_batches,
-    iou_thresholds,
-    nms_inputs,
-    select_inputs,
-)
+from grader.box_strategies import boxes, detection_batches, nms_inputs, select_inputs
 from solutions import ohem
 
 from . import oracles_ohem as oracles
@@ -244,6 +237,7 @@ def test_ohem_loss_selects_the_hardest_by_hand():
 B = torch.tensor([[0.0, 0, 1, 1], [0, 0, 2, 2]])
 SC = torch.tensor([0.5, 0.2])
 IDS = torch.tensor([0, 1])
+X, T = torch.rand(2, 3), torch.tensor([0, 1])
 
 
 @pytest.mark.parametrize(
@@ -288,13 +282,48 @@ IDS = torch.tensor([0, 1])
         (lambda: S.ohem_loss(torch.full((2, 3), float("inf")), torch.tensor([0, 1]), IDS, 1), "logits must be finite"),
         (lambda: S.ohem_loss(torch.rand(2, 3), torch.tensor([0, 1]), IDS[:1], 1), "image_ids must have length 2"),
         (lambda: S.ohem_loss(torch.rand(2, 3), torch.tensor([0, 1]), IDS, -2), "per_image must be >= 0"),
-        (lambda: S.ohem_loss(torch.rand(2, 3), torch.tensor([0, 1]), IDS, 1, ignore_index=None), "ignore_index must be an int"),
-        (lambda: S.ohem_loss(torch.rand(2, 3), torch.tensor([0, 1]), IDS, 1, nms_iou=0.5), "nms_iou needs boxes"),
+        (lambda: S.ohem_loss(X, T, IDS, 1, ignore_index=None), "ignore_index must be an int"),
+        (lambda: S.ohem_loss(X, T, IDS, 1, ignore_index=2**64), "ignore_index must fit in int64"),
+        (lambda: S.ohem_loss(X, T, IDS, 1, nms_iou=0.5), "nms_iou needs boxes"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------------------ strategies
+def _boundary_hit(inputs):
+    b, _, thr = inputs
+    iou = oracles.box_iou(b, b)
+    return 0 < thr < 1 and bool((iou == torch.tensor(thr, dtype=iou.dtype)).any())
+
+
+def _empty_image_and_big_quota(inputs):
+    batch, per_image, _ = inputs
+    ids, valid = batch["image_ids"].tolist(), batch["valid"]
+    if valid is None or not valid.any():
+        return False
+    empty = [i for i in set(ids) if not any(v for j, v in zip(ids, valid.tolist()) if j == i)]
+    return bool(empty) and per_image > max(ids.count(i) for i in ids)
+
+
+def _class_index_ignored(d):
+    return 0 <= d["ignore_index"] < d["logits"].shape[1] and d["ignore_index"] in d["targets"].tolist()
+
+
+@pytest.mark.parametrize(
+    "strategy, condition",
+    [
+        (nms_inputs(), _boundary_hit),
+        (nms_inputs(), lambda x: x[1].numel() > len(set(x[1].tolist())) and bool((x[0][:, :2] == x[0][:, 2:]).any())),
+        (select_inputs(), _empty_image_and_big_quota),
+        (detection_batches(), _class_index_ignored),
+    ],
+    ids=["IoU == threshold", "score ties and zero-area boxes", "image without valid RoI", "ignore_index is a class"],
+)
+def test_strategies_reach_the_edge_cases(strategy, condition):
+    find(strategy, condition, settings=settings(max_examples=500, phases=[Phase.generate]))
 
 
 # ------------------------------------------------------------------------------ mutants
