@@ -29,7 +29,8 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def _grade_one(student: str, path: str, files: list[str], device: str, examples: int) -> dict[str, Any]:
+def _grade_one(student: str, path: str, files: list[str], device: str, examples: int,
+               only: tuple[str, ...] | None) -> dict[str, Any]:
     """Pool task: runs in a trusted grading process (which starts the sandboxed worker)."""
     import torch
 
@@ -37,7 +38,7 @@ def _grade_one(student: str, path: str, files: list[str], device: str, examples:
 
     torch.set_num_threads(1)
     sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in files))
-    return grading.grade(sub, device=device, examples=examples)
+    return grading.grade(sub, device=device, examples=examples, only=only)
 
 
 class Progress:
@@ -59,8 +60,17 @@ class Progress:
         self.stream.flush()
 
 
-def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples: int) -> list[dict[str, Any]]:
+def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples: int,
+        assignment: str | None = None) -> list[dict[str, Any]]:
+    """Grade every submission in ``root`` into ``out``; with ``assignment``, only that
+    assignment's exercises, from files under a folder of that name where there is one."""
     subs = submissions.discover(root)
+    only = None
+    if assignment:
+        from .gradebook import exercises_of
+
+        only = exercises_of(assignment)
+        subs = [submissions.restrict(s, assignment) for s in subs]
     out.mkdir(parents=True, exist_ok=True)
     if not os.access(out, os.W_OK):
         raise submissions.SubmissionError(f"the output folder {out} is not writable")
@@ -91,12 +101,12 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
 
     if workers <= 1:
         for sub, digest in todo:
-            finish(_grade_one(sub.student, str(sub.path), [str(f) for f in sub.files], device, examples), digest)
+            finish(_grade_one(sub.student, str(sub.path), [str(f) for f in sub.files], device, examples, only), digest)
     elif todo:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             pending = {
-                pool.submit(_grade_one, sub.student, str(sub.path), [str(f) for f in sub.files], device, examples): digest
+                pool.submit(_grade_one, sub.student, str(sub.path), [str(f) for f in sub.files], device, examples, only): digest
                 for sub, digest in todo
             }
             while pending:
@@ -109,10 +119,18 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
 
 
 def _command(args: argparse.Namespace) -> int:
+    if args.gradebook and not args.assignment:
+        print("hnm grade: --gradebook needs --assignment NAME", file=sys.stderr)
+        return 2
     try:
         docs = run(Path(args.submissions), Path(args.out), args.workers, resolve_device(args.device),
-                   args.resume, args.examples)
-    except submissions.SubmissionError as exc:
+                   args.resume, args.examples, args.assignment)
+        if args.gradebook:
+            from .gradebook import write_scores
+
+            n = write_scores(Path(args.gradebook), args.assignment, docs)
+            print(f"wrote {n} scores into the nbgrader gradebook of {args.gradebook}", file=sys.stderr)
+    except (submissions.SubmissionError, ValueError) as exc:
         print(f"hnm grade: {exc}", file=sys.stderr)
         return 2
     print(report.table(docs))
@@ -128,4 +146,6 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--resume", action="store_true", help="keep results of unchanged submissions already in OUT")
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="Hypothesis examples per property")
+    p.add_argument("--assignment", help="grade only this assignment's exercises (e.g. ps1_distances_semi_hard)")
+    p.add_argument("--gradebook", metavar="COURSE", help="also write the scores into this nbgrader course's gradebook")
     p.set_defaults(handler=_command)

@@ -15,6 +15,7 @@ COMMANDS = (
     "grader.demo",
     "grader.classrun",
     "grader.selfcheck",
+    "grader.build",
 )
 
 

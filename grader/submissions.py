@@ -1,10 +1,11 @@
 """Finding submissions and turning them into code cells for the worker.
 
 A submission is a ``.py`` file, a notebook, or a folder holding them. The student id is
-the file's stem or the folder's name. In a notebook with nbgrader metadata only the
-autograded-answer (solution) cells count; otherwise every code cell does, except cells
-that call the self-check (``grader.check``), which belongs to the notebook, not to the
-answer. IPython magics and shell escapes (lines starting with ``%`` or ``!``) are dropped.
+the file's stem or the folder's name. In a notebook every code cell runs, in order (set-up
+imports included), except nbgrader's test cells and cells that call the self-check
+(``grader.check``): those belong to the notebook, not to the answer. A cell that raises is
+reported and the next one still runs. IPython magics and shell escapes (lines starting
+with ``%`` or ``!``) are dropped.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def single(path: Path) -> Submission:
     return Submission(path.stem, path, (path,))
 
 
+def restrict(sub: Submission, assignment: str) -> Submission:
+    """Keep only files under a folder named ``assignment`` (nbgrader's layout), if there are any."""
+    inside = tuple(f for f in sub.files if assignment in f.relative_to(sub.path).parts[:-1]) if sub.path.is_dir() else ()
+    return Submission(sub.student, sub.path, inside) if inside else sub
+
+
 def cells(sub: Submission) -> list[tuple[str, str]]:
     """``(filename, code)`` pairs to execute, in order."""
     if not sub.files:
@@ -120,10 +127,15 @@ def _notebook_cells(path: Path, text: str) -> list[tuple[int, str]]:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises several unrelated types
         raise SubmissionError(f"{path.name} is not a readable notebook ({type(exc).__name__})") from None
-    code = [(i, c) for i, c in enumerate(nb.get("cells", [])) if c.get("cell_type") == "code"]
-    graded = [(i, c) for i, c in code if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
-    chosen = graded if graded else [(i, c) for i, c in code if "grader.check(" not in c.get("source", "")]
-    return [(i, _strip_magics(c.get("source", ""))) for i, c in chosen]
+    chosen = []
+    for i, c in enumerate(nb.get("cells", [])):
+        meta = c.get("metadata", {}).get("nbgrader", {})
+        if c.get("cell_type") != "code" or (meta.get("grade") and not meta.get("solution")):
+            continue  # markdown, and nbgrader's test cells: they belong to the notebook, not the answer
+        if any("grader.check(" in line.split("#", 1)[0] for line in c.get("source", "").splitlines()):
+            continue
+        chosen.append((i, _strip_magics(c.get("source", ""))))
+    return chosen
 
 
 def _strip_magics(source: str) -> str:

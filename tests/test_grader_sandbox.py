@@ -113,7 +113,7 @@ def test_submission_discovery(tmp_path):
     subs = submissions.discover(tmp_path)
     assert [s.student for s in subs] == ["alice", "bob"]
     cells = submissions.cells(subs[1])
-    assert [c[1] for c in cells] == ["def f():\n    pass  # %time 1\n    return 1"]
+    assert [c[1] for c in cells] == ["print('scratch')", "def f():\n    pass  # %time 1\n    return 1"]
     (tmp_path / "alice.ipynb").write_text("{}")
     with pytest.raises(submissions.SubmissionError, match="duplicate student id 'alice'"):
         submissions.discover(tmp_path)

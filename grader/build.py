@@ -1,0 +1,147 @@
+"""``hnm build``: regenerate the instructor masters and the student notebooks.
+
+Masters (nbgrader source notebooks) are written to ``exercises/source/<name>/<name>.ipynb``
+from :mod:`grader.assignments`; the student notebooks ``exercises/<name>.ipynb`` are what
+real ``nbgrader generate_assignment`` makes of them. ``hnm nbgrader-course DIR`` sets up an
+instructor's nbgrader course holding the masters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .assignments import ASSIGNMENTS, SETUP, Assignment, Exercise
+from .registry import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT = 300
+
+CONFIG = '''# nbgrader configuration for the hard negative mining course (written by `hnm nbgrader-course`).
+c = get_config()  # noqa: F821 - provided by nbgrader
+
+c.CourseDirectory.course_id = "hnm"
+c.CourseDirectory.root = {root!r}
+# Solutions are replaced by this stub in the student notebooks.
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+# A check cell runs ~100 generated examples per property: give it time, on slow machines too.
+c.ExecutePreprocessor.timeout = {timeout}
+# Kernel start-up chatter must not count as test output.
+c.ExecutePreprocessor.kernel_name = "python3"
+'''
+
+
+def _nbgrader(cell: str, **extra) -> dict:
+    meta = {"schema_version": 3, "solution": False, "grade": False, "locked": False}
+    meta.update(extra)
+    return {"nbgrader": meta}
+
+
+def _answer(ex: Exercise) -> str:
+    params = list(inspect.signature(getattr(__import__(ex.module), ex.id)).parameters)
+    return "\n".join(
+        [
+            ex.signature,
+            "    " + ex.docstring,
+            "    ### BEGIN SOLUTION",
+            f"    from {ex.module} import {ex.id} as reference  # the course's reference implementation",
+            "",
+            f"    return reference({', '.join(params)})",
+            "    ### END SOLUTION",
+        ]
+    )
+
+
+def master(assignment: Assignment) -> nbformat.NotebookNode:
+    """The nbgrader source notebook of ``assignment``, with deterministic cell ids."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    cells = [
+        nbformat.v4.new_markdown_cell(assignment.intro, id="intro"),
+        nbformat.v4.new_code_cell(SETUP, id="setup"),
+    ]
+    for ex in assignment.exercises:
+        points = REGISTRY[ex.id].max_score
+        cells += [
+            nbformat.v4.new_markdown_cell(ex.intro, id=f"{ex.id}-idea"),
+            nbformat.v4.new_code_cell(_answer(ex), id=f"{ex.id}-answer",
+                                      metadata=_nbgrader("answer", solution=True, grade_id=ex.id)),
+            nbformat.v4.new_code_cell(ex.try_it, id=f"{ex.id}-try"),
+            nbformat.v4.new_code_cell(
+                f'grader.check("{ex.id}", {ex.id})', id=f"{ex.id}-check",
+                metadata=_nbgrader("check", grade=True, locked=True, points=points, grade_id=f"check_{ex.id}"),
+            ),
+        ]
+    nb.cells = cells
+    return nb
+
+
+def write_config(course: Path) -> None:
+    (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(course.resolve()), timeout=CELL_TIMEOUT))
+
+
+def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the real ``nbgrader`` CLI in ``course`` (with this interpreter's bin on PATH for alembic)."""
+    bindir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    env.pop("DISPLAY", None)
+    exe = shutil.which("nbgrader", path=env["PATH"]) or "nbgrader"
+    done = subprocess.run([exe, *args], cwd=course, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def write_masters(course: Path) -> list[Path]:
+    paths = []
+    for assignment in ASSIGNMENTS:
+        path = course / "source" / assignment.name / f"{assignment.name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(master(assignment), path)
+        paths.append(path)
+    return paths
+
+
+def build(exercises: Path = ROOT / "exercises") -> list[Path]:
+    """Regenerate the masters and, through nbgrader, the student notebooks in ``exercises``."""
+    written = write_masters(exercises)
+    with tempfile.TemporaryDirectory(prefix="hnm-build-") as tmp:
+        course = Path(tmp)
+        shutil.copytree(exercises / "source", course / "source")
+        write_config(course)
+        for assignment in ASSIGNMENTS:
+            run_nbgrader(course, "generate_assignment", assignment.name, "--force")
+            release = course / "release" / assignment.name / f"{assignment.name}.ipynb"
+            target = exercises / f"{assignment.name}.ipynb"
+            shutil.copyfile(release, target)
+            written.append(target)
+    return written
+
+
+def course(directory: Path) -> Path:
+    """An nbgrader course in ``directory`` holding the masters and a config."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_masters(directory)
+    write_config(directory)
+    return directory
+
+
+def register(subparsers) -> None:
+    b = subparsers.add_parser("build", help="regenerate the exercise masters and student notebooks")
+    b.add_argument("--exercises", default=str(ROOT / "exercises"), help="the exercises folder")
+    b.set_defaults(handler=lambda a: print("\n".join(str(p) for p in build(Path(a.exercises)))) or 0)
+    c = subparsers.add_parser("nbgrader-course", help="set up an nbgrader course with the exercise masters")
+    c.add_argument("directory", metavar="DIR")
+    c.set_defaults(handler=lambda a: print(f"nbgrader course ready in {course(Path(a.directory))}") or 0)

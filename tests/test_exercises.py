@@ -1,0 +1,103 @@
+"""The exercises are real nbgrader assignments, generated from the references."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import build, classrun
+from grader.assignments import ASSIGNMENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = ROOT / "exercises"
+
+
+def test_committed_exercises_are_what_hnm_build_makes(tmp_path):
+    copy = tmp_path / "exercises"
+    copy.mkdir()
+    written = build.build(copy)
+    for path in written:
+        committed = EXERCISES / path.relative_to(copy)
+        assert committed.exists(), f"{committed} is missing: run `hnm build`"
+        assert committed.read_bytes() == path.read_bytes(), f"{committed} is stale: run `hnm build`"
+
+
+@pytest.mark.parametrize("assignment", [a.name for a in ASSIGNMENTS])
+def test_student_notebooks_hold_no_solution(assignment):
+    nb = nbformat.read(EXERCISES / f"{assignment}.ipynb", as_version=4)
+    text = nbformat.writes(nb)
+    for leak in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "from solutions", "reference("):
+        assert leak not in text
+    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    checks = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    exercises = next(a for a in ASSIGNMENTS if a.name == assignment).exercises
+    assert len(answers) == len(checks) == len(exercises)
+    for cell, ex in zip(answers, exercises):
+        assert cell.source.startswith(ex.signature) and cell.source.rstrip().endswith("raise NotImplementedError()")
+    for cell, ex in zip(checks, exercises):
+        assert cell.source == f'grader.check("{ex.id}", {ex.id})' and cell.metadata["nbgrader"]["locked"]
+
+
+PARTIAL_SEMI_HARD = '''    import math
+    same = labels[:, None] == labels[None, :]
+    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=dist.device)
+    d_ap, d_an = dist[:, :, None], dist[:, None, :]
+    window = (~same)[:, None, :] & (d_an > d_ap) & (d_an <= d_ap + margin)  # inclusive: wrong
+    if len(labels) == 0:
+        e = torch.zeros(0, dtype=torch.long)
+        return e, e, e
+    value, neg = torch.where(window, d_an, torch.full_like(d_an, math.inf)).min(dim=2)
+    a, p = (pos & torch.isfinite(value)).nonzero(as_tuple=True)
+    return a, p, neg[a, p]'''
+
+
+def _submission(release: Path, bodies: dict[str, str]) -> nbformat.NotebookNode:
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in bodies:
+            stub = "    # YOUR CODE HERE\n    raise NotImplementedError()"
+            assert stub in cell.source
+            cell.source = cell.source.replace(stub, bodies[grade_id])
+    return nb
+
+
+def test_nbgrader_round_trip_and_trusted_regrading(tmp_path):
+    assignment = "ps1_distances_semi_hard"
+    course = build.course(tmp_path / "course")
+    build.run_nbgrader(course, "generate_assignment", assignment, "--force")
+    release = course / "release" / assignment / f"{assignment}.ipynb"
+    reference = {
+        "pairwise_distances": "    from solutions import pairwise_distances as f\n    return f(embeddings, squared)",
+        "semi_hard_negatives": "    from solutions import semi_hard_negatives as f\n    return f(dist, labels, margin)",
+    }
+    students = {
+        "solution": _submission(release, reference),
+        "stub": _submission(release, {}),
+        "partial": _submission(release, {"pairwise_distances": reference["pairwise_distances"],
+                                         "semi_hard_negatives": PARTIAL_SEMI_HARD}),
+    }
+    for student, nb in students.items():
+        target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+    build.run_nbgrader(course, "autograde", assignment, "--force")
+    build.run_nbgrader(course, "generate_feedback", assignment, "--force")
+    build.run_nbgrader(course, "export")
+    scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
+    assert scores == {"solution": 20.0, "stub": 0.0, "partial": 16.5}
+    assert (course / "feedback" / "partial" / assignment / f"{assignment}.html").exists()
+
+    # The same notebooks graded out of process, written back into nbgrader's gradebook.
+    docs = classrun.run(course / "submitted", tmp_path / "out", workers=1, device="cpu", resume=False,
+                        examples=100, assignment=assignment)
+    assert {d["student"]: d["total"] for d in docs} == scores
+    from grader.gradebook import write_scores
+
+    assert write_scores(course, assignment, docs) == 6
+    shutil.move(course / "grades.csv", tmp_path / "autograde.csv")
+    build.run_nbgrader(course, "export")
+    again = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
+    assert again == scores
