@@ -16,6 +16,7 @@ COMMANDS = (
     "grader.classrun",
     "grader.selfcheck",
     "grader.build",
+    "grader.quiz.cli",
 )
 
 
