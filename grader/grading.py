@@ -19,13 +19,13 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
         code = submissions.cells(sub)
     except submissions.SubmissionError as exc:
         results = [zero(ex, f"the submission could not be read: {exc}") for ex in exercises]
-        return _document(sub.student, results, [str(exc)])
+        return _document(sub.student, results, [str(exc)], grade_quiz(sub))
     with Worker(device, limits) as worker:
         caller = WorkerCaller(worker, code)
         report = caller.load()
         if not report.get("ok"):
             problem = f"the submission could not be loaded: {report.get('error')}"
-            return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem])
+            return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem], grade_quiz(sub))
         messages = [f"error while loading {e}" for e in report.get("errors", [])]
         defined = set(report.get("defined", []))
         results = []
@@ -37,16 +37,43 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
                 results.append(zero(ex, why))
             else:
                 results.append(ExerciseRun(ex, caller, examples).run())
-    return _document(sub.student, results, messages)
+    return _document(sub.student, results, messages, grade_quiz(sub))
 
 
-def _document(student: str, results, messages: list[str]) -> dict[str, Any]:
+def _document(student: str, results, messages: list[str], quiz: dict[str, Any] | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "student": student,
         "total": float(sum(r.score for r in results)),
         "max_total": float(sum(r.max_score for r in results)),
         "exercises": {r.id: r.as_dict() for r in results},
     }
+    if quiz is not None:
+        doc["quiz"] = quiz
+        doc["total"] += quiz["score"]
+        doc["max_total"] += quiz["max_score"]
     if messages:
         doc["messages"] = messages
     return doc
+
+
+def grade_quiz(sub: submissions.Submission) -> dict[str, Any] | None:
+    """Score the quiz answers a submission carries (the student's attempt 1), or None.
+
+    One point per correct answer; malformed answers score 0 with the reason."""
+    from . import quiz
+
+    try:
+        answers = submissions.quiz_answers(sub)
+    except submissions.SubmissionError as exc:
+        return {"score": 0.0, "max_score": float(quiz.QUESTIONS_PER_QUIZ), "error": str(exc)}
+    if answers is None:
+        return None
+    questions = quiz.draw(sub.student, 1)
+    try:
+        result = quiz.score(questions, answers)
+    except quiz.AnswerError as exc:
+        return {"score": 0.0, "max_score": float(len(questions)), "error": str(exc)}
+    return {
+        "score": float(result["correct"]), "max_score": float(result["total"]),
+        "correct": result["correct"], "passed": result["passed"], "results": result["results"],
+    }

@@ -106,6 +106,14 @@ def feedback_html(doc: dict[str, Any]) -> str:
     ]
     for message in doc.get("messages", []):
         parts.append(f"<p class='note'>{e(message)}</p>")
+    quiz = doc.get("quiz")
+    if quiz is not None:
+        parts.append(f"<h2>Quick test<span class='score'>{_num(quiz['score'])} / {_num(quiz['max_score'])}</span></h2>")
+        if quiz.get("error"):
+            parts.append(f"<p class='fail'>{e(quiz['error'])}</p>")
+        for r in quiz.get("results", []):
+            status = "<span class='pass'>correct</span>" if r["correct"] else "<span class='fail'>wrong</span>"
+            parts.append(f"<p><code>{e(r['id'])}</code>: {status}. {e(r['explanation'])}</p>")
     for ex_id, ex in doc["exercises"].items():
         exercise = REGISTRY.get(ex_id)
         parts.append(f"<h2><code>{e(ex_id)}</code><span class='score'>{_num(ex['score'])} / {_num(ex['max_score'])}</span></h2>")

@@ -101,11 +101,54 @@ def cells(sub: Submission) -> list[tuple[str, str]]:
     return out
 
 
+QUIZ_CELL = "QUIZ_ANSWERS"
+
+
+def quiz_answers(sub: Submission) -> dict | None:
+    """The quiz answers a submission carries, or None.
+
+    Looked for, in order: ``<student>.quiz.json`` beside a single-file submission,
+    ``quiz.json`` anywhere in a student's folder, or a notebook code cell that assigns a
+    literal dict to ``QUIZ_ANSWERS`` (read with ``ast.literal_eval``, never executed).
+    """
+    import ast
+    import json
+
+    if sub.path.is_file():
+        candidates = [sub.path.with_name(f"{sub.student}.quiz.json")]
+    else:
+        candidates = sorted(sub.path.rglob("quiz.json"))
+    for path in candidates:
+        if path.is_file():
+            try:
+                return json.loads(_read_text(path))
+            except json.JSONDecodeError as exc:
+                raise SubmissionError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    for path in sub.files:
+        if path.suffix != ".ipynb":
+            continue
+        for _, code in _notebook_cells(path, _read_text(path)):
+            if QUIZ_CELL not in code:
+                continue
+            try:
+                tree = ast.parse(code)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == QUIZ_CELL for t in node.targets):
+                    try:
+                        return ast.literal_eval(node.value)
+                    except ValueError:
+                        raise SubmissionError(f"{QUIZ_CELL} in {path.name} must be a literal dict") from None
+    return None
+
+
 def digest(sub: Submission) -> str:
     """A hash of the submission's files (names and bytes), for ``--resume``."""
     h = hashlib.sha256()
-    for path in sub.files:
-        h.update(str(path.relative_to(sub.path) if path != sub.path else path.name).encode() + b"\0")
+    quiz = sub.path.with_name(f"{sub.student}.quiz.json") if sub.path.is_file() else None
+    for path in (*sub.files, *([quiz] if quiz is not None and quiz.is_file() else [])):
+        h.update(str(path.relative_to(sub.path) if path.is_relative_to(sub.path) and path != sub.path else path.name).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()
 

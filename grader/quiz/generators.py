@@ -118,8 +118,7 @@ def triplet_loss_value(rng):
     d_ap, d_an = rng.randint(2, 10) / 8, rng.randint(2, 10) / 8
     margin = rng.choice([0.25, 0.5])
     dist = torch.tensor([[0.0, d_ap, d_an], [d_ap, 0.0, 1.0], [d_an, 1.0, 0.0]])
-    one = torch.tensor([0])
-    loss = S.triplet_margin_loss(dist, one * 0, one, one + 1, margin).item()
+    loss = S.triplet_margin_loss(dist, torch.tensor([0]), torch.tensor([1]), torch.tensor([2]), margin).item()
     wrong = [f"{v:g}" for v in (max(0.0, d_an - d_ap + margin), d_ap - d_an + margin, d_ap - d_an, margin, 0.0)]
     prompt = f"d(a,p) = {d_ap}, d(a,n) = {d_an}, margin = {margin}. What is the triplet loss of (a, p, n)?"
     return _finish(rng, prompt, f"{loss:g}", wrong)
