@@ -71,9 +71,15 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
 
         only = exercises_of(assignment)
         subs = [submissions.restrict(s, assignment) for s in subs]
-    out.mkdir(parents=True, exist_ok=True)
-    if not os.access(out, os.W_OK):
-        raise submissions.SubmissionError(f"the output folder {out} is not writable")
+    if out.exists() and not out.is_dir():
+        raise submissions.SubmissionError(f"the output folder {out} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".hnm-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise submissions.SubmissionError(f"the output folder {out} is not writable ({exc.strerror})") from None
     done: dict[str, dict[str, Any]] = {}
     todo = []
     for sub in subs:

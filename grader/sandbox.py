@@ -30,6 +30,7 @@ class Limits:
     memory_mb: int = 4096
     cpu_seconds: int = 600
     file_mb: int = 16
+    isolate: bool = True  # the worker's audit hook (off only to show, in tests, what it prevents)
 
 
 def _environment(device: str, home: str) -> dict[str, str]:
@@ -68,7 +69,7 @@ class Worker:
             "--cpu-seconds", str(self.limits.cpu_seconds),
             "--file-mb", str(self.limits.file_mb),
             "--device", self.device,
-        ]
+        ] + ([] if self.limits.isolate else ["--no-isolation"])
         # -I isolates from the environment and the cwd; the installed packages stay importable.
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -70,9 +70,9 @@ class Session:
     def __init__(self, device: str):
         import torch
 
-        from grader import codec
+        from grader import codec, scale
 
-        self.torch, self.codec, self.device = torch, codec, device
+        self.torch, self.codec, self.scale_inputs, self.device = torch, codec, scale, device
         self.namespace: dict = {"__name__": "submission", "__builtins__": __builtins__}
 
     def handle(self, request: dict) -> dict:
@@ -139,18 +139,75 @@ class Session:
         return reply
 
     def scale(self, request: dict) -> dict:
-        from grader import scale
-
-        args = scale.make_inputs(request["exercise"], request["seed"], self.device)
+        args = self.scale_inputs.make_inputs(request["exercise"], request["seed"], self.device)
         out = self._function(request["fn"])(*args)
         if self.device == "cuda":
             self.torch.cuda.synchronize()
-        return {"ok": True, "summary": scale.describe(out)}
+        return {"ok": True, "summary": self.scale_inputs.describe(out)}
 
     def _to_device(self, value):
         if isinstance(value, self.torch.Tensor):
             return value.to(self.device)
         return value
+
+
+_BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                   "os.forkpty", "pty.spawn", "os.startfile", "sys.addaudithook")
+_BLOCKED_PREFIXES = ("socket.", "ctypes.")
+_BLOCKED_MODULES = ("solutions", "grader", "tests")
+
+
+def _protected_paths() -> list[str]:
+    """The course's code: the grader, the references, and (for a source checkout) the tests."""
+    import importlib.util
+
+    paths = []
+    for name in ("grader", "solutions"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            paths += [os.path.realpath(p) for p in spec.submodule_search_locations]
+    roots = {os.path.dirname(p) for p in paths}
+    for root in roots:  # a source checkout: its tests hold loop oracles
+        if os.path.exists(os.path.join(root, "pyproject.toml")):
+            paths.append(os.path.realpath(os.path.join(root, "tests")))
+    return paths
+
+
+def _no_network() -> bool:
+    """Move into a fresh network namespace (no interfaces) where the kernel allows it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.unshare(0x40000000) == 0  # CLONE_NEWNET
+    except (OSError, AttributeError):
+        return False
+
+
+def _isolate() -> dict:
+    """Install the audit hook that refuses, from here on: importing the grader, the
+    references or the tests; opening their files; creating processes; sockets; ctypes."""
+    protected = tuple(p.rstrip(os.sep) + os.sep for p in _protected_paths())
+    for name in list(sys.modules):  # the worker keeps its own references; students must import anew
+        if name.split(".")[0] in _BLOCKED_MODULES:
+            del sys.modules[name]
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "import":
+            if str(args[0]).split(".")[0] in _BLOCKED_MODULES:
+                raise ImportError(f"importing {args[0]} is not allowed in a submission")
+        elif event == "open":
+            path = args[0]
+            if isinstance(path, (str, bytes, os.PathLike)) and not isinstance(path, int):
+                real = os.path.realpath(os.fsdecode(path))
+                if (real + os.sep).startswith(protected) or real.startswith(protected):
+                    raise PermissionError(f"reading the course's code is not allowed: {real}")
+        elif event in _BLOCKED_EVENTS or event.startswith(_BLOCKED_PREFIXES):
+            raise PermissionError(f"{event} is not allowed in a submission")
+
+    network_off = _no_network()
+    sys.addaudithook(hook)
+    return {"network_namespace": network_off, "protected": list(protected)}
 
 
 def _describe(exc: BaseException) -> str:
@@ -171,6 +228,7 @@ def main() -> int:
     ap.add_argument("--cpu-seconds", type=int, default=600)
     ap.add_argument("--file-mb", type=int, default=16)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-isolation", action="store_true", help="skip the audit hook (debugging only)")
     args = ap.parse_args()
     channel = Channel(os.dup(0), os.dup(1))
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -182,9 +240,13 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
+    if args.device == "cuda":
+        torch.cuda.init()  # before the audit hook: CUDA's lazy set-up may load libraries
     from grader import codec
 
-    session = Session(args.device)
+    session = Session(args.device)  # loads what it needs now: importing grader is refused later
+    if not args.no_isolation:
+        _isolate()
     channel.write(codec.dumps({"ok": True, "ready": True}))
     while True:
         raw = channel.read()

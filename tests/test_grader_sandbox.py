@@ -174,3 +174,72 @@ def test_cli_grade_check_and_errors(tmp_path):
     missing = subprocess.run([*HNM, "grade", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
                              capture_output=True, text=True, cwd=ROOT)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_other_students_get_exactly_their_own_scores(tmp_path):
+    """Cheats and crashes in the same run change nothing for an honest student."""
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(SAMPLES / "ada.py", alone / "ada.py")
+    crowd = tmp_path / "crowd"
+    shutil.copytree(CHEATS, crowd)
+    shutil.copy(SAMPLES / "ada.py", crowd / "ada.py")
+    classrun.run(alone, tmp_path / "out1", workers=1, device="cpu", resume=False, examples=25)
+    docs = classrun.run(crowd, tmp_path / "out2", workers=2, device="cpu", resume=False, examples=25)
+    assert (tmp_path / "out1" / "results" / "ada.json").read_bytes() == (tmp_path / "out2" / "results" / "ada.json").read_bytes()
+    assert all(d["total"] == 0.0 for d in docs if d["student"] != "ada")
+
+
+def test_no_process_outlives_its_worker():
+    import os
+
+    before = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split()
+    grade_file(CHEATS / "resource_bombs.py", examples=5)
+    after = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split()
+    assert set(after) <= set(before), "a spawned process survived"
+    assert os.getpid()
+
+
+def test_the_audit_hook_is_what_stops_reference_theft():
+    from grader.sandbox import Limits
+
+    for cheat in ("imports_reference.py", "reads_reference.py"):
+        sub = submissions.single(CHEATS / cheat)
+        open_door = grading.grade(sub, examples=20, only=("batch_hard",), limits=Limits(isolate=False))
+        assert open_door["total"] == 10.0, cheat  # without the hook the cheat works...
+        assert grading.grade(sub, examples=20, only=("batch_hard",))["total"] == 0.0  # ...with it, nothing
+
+
+def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_files(tmp_path):
+    import os
+    import signal
+    import time
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("ada.py", "cat.py", "eve.py", "hal.py"):
+        shutil.copy(SAMPLES / name, subs / name)
+    args = ["grade", str(subs), "--workers", "1", "--examples", "15", "--device", "cpu"]
+    subprocess.run([*HNM, *args, "--out", str(tmp_path / "clean")], check=True, capture_output=True, cwd=ROOT)
+    victim = subprocess.Popen([*HNM, *args, "--out", str(tmp_path / "cut")], cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / "cut" / "results"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    finished = len(list(results.glob("*.json")))
+    assert 1 <= finished < 4 and not (tmp_path / "cut" / "grades.csv").exists()
+    assert not [p for p in results.iterdir() if p.name.startswith(".")], "a half-written file was left"
+    subprocess.run([*HNM, *args, "--out", str(tmp_path / "cut"), "--resume"], check=True, capture_output=True, cwd=ROOT)
+    clean = {p.relative_to(tmp_path / "clean"): p.read_bytes() for p in (tmp_path / "clean").rglob("*") if p.is_file()}
+    cut = {p.relative_to(tmp_path / "cut"): p.read_bytes() for p in (tmp_path / "cut").rglob("*") if p.is_file()}
+    assert cut == clean
+
+
+def test_output_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "out").write_text("")
+    done = subprocess.run([*HNM, "grade", str(SAMPLES), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "is a file" in done.stderr
