@@ -98,3 +98,16 @@ def index_vector(name: str, value: object, size: int, device: torch.device) -> T
     if t.numel() and not bool(((t >= 0) & (t < size)).all()):
         raise ValueError(f"{name} must hold indices in [0, {size})")
     return t
+
+
+def triplet_indices(anchors: object, positives: object, negatives: object, size: int, device: torch.device):
+    """Require three 1-D int64 index tensors of equal length, with indices in [0, size)."""
+    a, p, n = (
+        index_vector(name, t, size, device)
+        for name, t in (("anchors", anchors), ("positives", positives), ("negatives", negatives))
+    )
+    if not a.numel() == p.numel() == n.numel():
+        raise ValueError(
+            f"anchors, positives and negatives must have equal lengths, got {a.numel()}, {p.numel()}, {n.numel()}"
+        )
+    return a, p, n

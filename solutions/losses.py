@@ -21,14 +21,7 @@ def triplet_margin_loss(dist: Tensor, anchors: Tensor, positives: Tensor, negati
     """
     d = _checks.distance_matrix(dist)
     m = _checks.positive_number("margin", margin)
-    a, p, n = (
-        _checks.index_vector(name, t, d.shape[0], d.device)
-        for name, t in (("anchors", anchors), ("positives", positives), ("negatives", negatives))
-    )
-    if not a.numel() == p.numel() == n.numel():
-        raise ValueError(
-            f"anchors, positives and negatives must have equal lengths, got {a.numel()}, {p.numel()}, {n.numel()}"
-        )
+    a, p, n = _checks.triplet_indices(anchors, positives, negatives, d.shape[0], d.device)
     if a.numel() == 0:
         return d.sum() * 0.0
     return torch.relu(d[a, p] - d[a, n] + m).mean()

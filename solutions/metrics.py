@@ -47,12 +47,7 @@ def active_triplet_fraction(
     """
     d = _checks.distance_matrix(dist)
     m = _checks.positive_number("margin", margin)
-    a, p, n = (
-        _checks.index_vector(name, t, d.shape[0], d.device)
-        for name, t in (("anchors", anchors), ("positives", positives), ("negatives", negatives))
-    )
-    if not a.numel() == p.numel() == n.numel():
-        raise ValueError("anchors, positives and negatives must have equal lengths")
+    a, p, n = _checks.triplet_indices(anchors, positives, negatives, d.shape[0], d.device)
     if a.numel() == 0:
         return float("nan")
     with torch.no_grad():

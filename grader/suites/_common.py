@@ -144,3 +144,12 @@ def triplets_substantive(case: Case) -> bool | None:
     if not case.expected[0].numel():
         return None
     return len(index_triplets(case.actual, case.args[0].shape[0])[0]) > 0
+
+
+def square_summary_structure(summary: Any) -> str | None:
+    """The scale summary of a floating ``[B, B]`` matrix (B = grader.scale.SIZE)."""
+    from grader.scale import SIZE
+
+    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
+        return "expected a floating tensor"
+    return None if summary.get("shape") == [SIZE, SIZE] else f"expected shape ({SIZE}, {SIZE})"

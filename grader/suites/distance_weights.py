@@ -10,7 +10,7 @@ from grader import codec
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.strategies import distance_matrices, label_vectors
 
-from ._common import edge_property, guarded, neg_mask, scale_property, tensor, unchanged_property
+from ._common import edge_property, guarded, square_summary_structure, neg_mask, scale_property, tensor, unchanged_property
 
 PARAMS = ("dist", "labels", "dim", "cutoff", "nonzero_loss_cutoff")
 CUTS = [(0.5, 1.4), (0.25, 2.0), (0.125, 0.5), (1.0, 1.125)]
@@ -126,12 +126,6 @@ def matches_reference(case: Case) -> str | None:
     return None
 
 
-def _structure(summary) -> str | None:
-    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
-        return "expected a floating tensor"
-    return None if summary.get("shape") == [2048, 2048] else "expected shape (2048, 2048)"
-
-
 def _substantive(case: Case) -> bool | None:
     """Telling when a row has a valid negative; substantive when all such rows have weight."""
     has = _valid(case).any(dim=1)
@@ -152,7 +146,7 @@ EXERCISE = Exercise(
     params=PARAMS,
     defaults={"cutoff": 0.5, "nonzero_loss_cutoff": 1.4},
     summary="Distance-weighted sampling probabilities (Wu et al. 2017).",
-    structure=_structure,
+    structure=square_summary_structure,
     ordinary=lambda args: args[0].shape[0] >= 2 and bool(neg_mask(args[1]).any()),
     substantive=_substantive,
     properties=(

@@ -14,7 +14,7 @@ import solutions
 from grader.engine import Case, Exercise, Property
 from grader.strategies import embeddings
 
-from ._common import edge_property, guarded, scale_property, tensor, unchanged_property
+from ._common import edge_property, guarded, square_summary_structure, scale_property, tensor, unchanged_property
 
 PARAMS = ("embeddings", "squared")
 
@@ -170,12 +170,6 @@ def gradient_matches(case: Case) -> str | None:
     return None
 
 
-def _structure(summary) -> str | None:
-    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
-        return "expected a floating tensor"
-    return None if summary.get("shape") == [2048, 2048] else "expected shape (2048, 2048)"
-
-
 def _substantive(case: Case) -> bool | None:
     """Telling when two rows differ; substantive when every pair of different rows is apart."""
     x = case.args[0]
@@ -197,7 +191,7 @@ EXERCISE = Exercise(
     params=PARAMS,
     defaults={"squared": False},
     summary="All in-batch Euclidean distances, stable and differentiable.",
-    structure=_structure,
+    structure=square_summary_structure,
     ordinary=lambda args: args[0].shape[0] >= 2,
     substantive=_substantive,
     properties=(
