@@ -10,6 +10,9 @@ Each lesson is written as a percent-format script, ``lessons/src/NN_name.py``:
 with nbclient (kernel ``python3``, working directory ``lessons/``), so the committed notebook
 carries its outputs. ``python lessons/build.py 03`` builds only the lessons whose name starts
 with ``03``; ``--no-execute`` writes the notebooks without running them.
+
+A few notebooks that are not numbered lessons (``EXTRAS``, e.g. ``lessons/src/quick_test.py``)
+are built and executed the same way; ``python lessons/build.py quick_test`` builds one alone.
 """
 
 from __future__ import annotations
@@ -29,11 +32,17 @@ LESSONS = Path(__file__).resolve().parent
 SOURCES = LESSONS / "src"
 KERNEL = "python3"
 TIMEOUT_S = 600
+EXTRAS = ("quick_test",)  # non-lesson notebooks: built like lessons, not held to the lesson checks
 
 
 def sources() -> list[Path]:
     """Every lesson source, in lesson order."""
     return sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+
+
+def extra_sources() -> list[Path]:
+    """The sources of the non-lesson notebooks (``EXTRAS``) that exist."""
+    return [p for p in (SOURCES / f"{name}.py" for name in EXTRAS) if p.exists()]
 
 
 def notebook_path(source: Path) -> Path:
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="build only lessons whose file name starts with one of these")
     parser.add_argument("--no-execute", action="store_true", help="write the notebooks without running them")
     args = parser.parse_args(argv)
-    for source in sources():
+    for source in sources() + extra_sources():
         if args.only and not any(source.name.startswith(o) for o in args.only):
             continue
         start = time.perf_counter()
