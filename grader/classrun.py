@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from . import report, submissions
+from . import executors, report, submissions
 from .engine import DEFAULT_EXAMPLES
 
 
@@ -61,9 +59,12 @@ class Progress:
 
 
 def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples: int,
-        assignment: str | None = None) -> list[dict[str, Any]]:
+        assignment: str | None = None, executor: str = "local", scheduler: Any = None) -> list[dict[str, Any]]:
     """Grade every submission in ``root`` into ``out``; with ``assignment``, only that
-    assignment's exercises, from files under a folder of that name where there is one."""
+    assignment's exercises, from files under a folder of that name where there is one.
+    ``executor`` is ``"local"`` (a pool of ``workers`` processes) or ``"dask"`` (a Dask
+    cluster: ``scheduler``'s, else a LocalCluster of ``workers`` workers); see
+    ``grader.executors``."""
     subs = submissions.discover(root)
     only = None
     if assignment:
@@ -105,20 +106,11 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
         done[doc["student"]] = doc
         progress.update(doc)
 
-    if workers <= 1:
-        for sub, digest in todo:
-            finish(_grade_one(sub.student, str(sub.path), [str(f) for f in sub.files], device, examples, only), digest)
-    elif todo:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending = {
-                pool.submit(_grade_one, sub.student, str(sub.path), [str(f) for f in sub.files], device, examples, only): digest
-                for sub, digest in todo
-            }
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    finish(future.result(), pending.pop(future))
+    if todo:
+        jobs = [executors.Job(sub, digest, device, examples, only) for sub, digest in todo]
+        with executors.make(executor, workers, scheduler) as pool:
+            for job, doc in pool.grade(jobs):
+                finish(doc, job.digest)
     docs = [done[s.student] for s in subs]
     report.write_grades(out, docs)
     return docs
@@ -128,9 +120,12 @@ def _command(args: argparse.Namespace) -> int:
     if args.gradebook and not args.assignment:
         print("hnm grade: --gradebook needs --assignment NAME", file=sys.stderr)
         return 2
+    if args.scheduler and args.executor != "dask":
+        print("hnm grade: --scheduler needs --executor dask", file=sys.stderr)
+        return 2
     try:
         docs = run(Path(args.submissions), Path(args.out), args.workers, resolve_device(args.device),
-                   args.resume, args.examples, args.assignment)
+                   args.resume, args.examples, args.assignment, args.executor, args.scheduler)
         if args.gradebook:
             from .gradebook import write_scores
 
@@ -154,4 +149,9 @@ def register(subparsers) -> None:
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="Hypothesis examples per property")
     p.add_argument("--assignment", help="grade only this assignment's exercises (e.g. ps1_distances_semi_hard)")
     p.add_argument("--gradebook", metavar="COURSE", help="also write the scores into this nbgrader course's gradebook")
+    p.add_argument("--executor", choices=list(executors.KINDS), default="local",
+                   help="local: a pool of --workers processes; dask: a Dask cluster (see --scheduler)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: an existing cluster's scheduler address or scheduler file "
+                        "(default: a LocalCluster of --workers workers)")
     p.set_defaults(handler=_command)

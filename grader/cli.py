@@ -17,6 +17,8 @@ COMMANDS = (
     "grader.selfcheck",
     "grader.build",
     "grader.quiz.cli",
+    "grader.export_gradescope",
+    "grader.export_canvas",
 )
 
 

@@ -1,0 +1,217 @@
+"""Where ``hnm grade`` runs its grading processes: a local pool or a Dask cluster.
+
+Both executors take the same jobs (one per submission) and yield ``(job, results
+document)`` pairs as grading finishes, in any order; the caller (``grader.classrun``)
+writes each result as it arrives, so ``--resume`` behaves the same whichever runs.
+Each job runs :func:`grader.classrun._grade_one`, a trusted grading process that starts
+the sandboxed worker processes holding the student's code (``grader.grading.grade``):
+on a Dask worker exactly as in the local pool.
+
+- ``local``: one process grading in turn (``workers <= 1``) or a pool of ``workers``
+  spawned processes.
+- ``dask``: a ``distributed`` cluster. Without a scheduler address a ``LocalCluster`` is
+  started (processes, ``workers`` workers of one thread each) and closed afterwards.
+  With one (``tcp://host:8786``, ``tls://...``, a scheduler file written by
+  ``dask scheduler --scheduler-file``, or a ``distributed.Client``), the existing
+  cluster is used and left running. Its workers need this package installed (same
+  version); they need not see the submissions' folder: each task carries the
+  submission's files, and a worker that cannot read them in place (no shared file
+  system) grades a copy in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from . import submissions
+
+KINDS = ("local", "dask")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade and how."""
+
+    sub: submissions.Submission
+    digest: str
+    device: str
+    examples: int
+    only: tuple[str, ...] | None = None
+
+    def args(self) -> tuple:
+        """The arguments of :func:`grader.classrun._grade_one` (plain, picklable data)."""
+        sub = self.sub
+        return (sub.student, str(sub.path), [str(f) for f in sub.files], self.device, self.examples, self.only)
+
+
+class Executor:
+    """Grades jobs; use as a context manager so that its processes are always stopped."""
+
+    name = "?"
+
+    def grade(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make(kind: str = "local", workers: int = 2, scheduler: Any = None) -> Executor:
+    if kind == "local":
+        if scheduler is not None:
+            raise ValueError("a scheduler address needs the dask executor (--executor dask)")
+        return LocalExecutor(workers)
+    if kind == "dask":
+        return DaskExecutor(scheduler, workers)
+    raise ValueError(f"unknown executor {kind!r}; known: {', '.join(KINDS)}")
+
+
+def _grade_one(*args) -> dict[str, Any]:
+    from .classrun import _grade_one as grade_one  # the one definition of a grading task
+
+    return grade_one(*args)
+
+
+# --------------------------------------------------------------------------- local pool
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, workers: int = 2):
+        self.workers = workers
+
+    def grade(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, dict[str, Any]]]:
+        if not jobs:
+            return
+        if self.workers <= 1:
+            for job in jobs:
+                yield job, _grade_one(*job.args())
+            return
+        import multiprocessing
+
+        from .classrun import _grade_one as grade_one  # by reference, as before: picklable
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+            pending = {pool.submit(grade_one, *job.args()): job for job in jobs}
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield pending.pop(future), future.result()
+
+
+# --------------------------------------------------------------------------- dask
+def _payload(sub: submissions.Submission) -> list[tuple[str, bytes]]:
+    """The submission's files (and quiz answers) as ``(relative path, bytes)``.
+
+    Relative to the file's folder for a single-file submission, to the student's folder
+    otherwise, so that a copy has the same names (which reports may quote)."""
+    if sub.path.is_file():
+        base = sub.path.parent
+        paths = [*sub.files, sub.path.with_name(f"{sub.student}.quiz.json")]
+    else:
+        base = sub.path
+        paths = [*sub.files, *sorted(sub.path.rglob("quiz.json"))]
+    out, seen = [], set()
+    for path in paths:
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        out.append((path.relative_to(base).as_posix(), path.read_bytes()))
+    return out
+
+
+def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], single_file: bool) -> dict[str, Any]:
+    """Dask task: grade in place when this worker sees the same files, else grade a copy."""
+    import warnings
+
+    # Hypothesis warns when the global `random` state moves while it draws an example; on a
+    # Dask worker the event-loop thread uses `random` (jittered timeouts). The grader's
+    # strategies draw only from Hypothesis, so the examples are the same; silence the noise.
+    warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
+    student, path, names, device, examples, only = args
+    sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in names))
+    try:
+        same = submissions.digest(sub) == digest
+    except (OSError, ValueError):
+        same = False
+    if same:
+        return _grade_one(*args)
+    with tempfile.TemporaryDirectory(prefix="hnm-submission-") as tmp:
+        root = Path(tmp) if single_file else Path(tmp) / Path(path).name
+        root.mkdir(parents=True, exist_ok=True)
+        for rel, data in files:
+            target = root / rel
+            if not target.resolve().is_relative_to(root.resolve()):
+                raise ValueError(f"refusing to write {rel!r} outside the copy of the submission")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        base = Path(path).parent if single_file else Path(path)
+        copy = root / Path(path).name if single_file else root
+        copied = [str(root / Path(f).relative_to(base)) for f in names]
+        return _grade_one(student, str(copy), copied, device, examples, only)
+
+
+class DaskExecutor(Executor):
+    name = "dask"
+
+    def __init__(self, scheduler: Any = None, workers: int = 2):
+        try:
+            import distributed
+        except ImportError:
+            raise ValueError("the dask executor needs dask and distributed: "
+                             "pip install 'hard-negative-mining-course[dask]'") from None
+        self._distributed = distributed
+        self.cluster = None
+        self.own_client = True
+        if scheduler is None:
+            self.cluster = distributed.LocalCluster(
+                n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None,
+            )
+            self.client = distributed.Client(self.cluster)
+        elif isinstance(scheduler, distributed.Client):
+            self.client, self.own_client = scheduler, False
+        else:
+            try:
+                if "://" not in str(scheduler) and os.path.isfile(scheduler):
+                    self.client = distributed.Client(scheduler_file=str(scheduler))
+                else:
+                    self.client = distributed.Client(str(scheduler))
+            except OSError as exc:  # refused, unreachable, timed out, TLS failures
+                raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+
+    def grade(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, dict[str, Any]]]:
+        if not jobs:
+            return
+        run = uuid.uuid4().hex[:8]
+        futures = {}
+        for i, job in enumerate(jobs):
+            future = self.client.submit(
+                _grade_shipped, job.args(), job.digest, _payload(job.sub), job.sub.path.is_file(),
+                key=f"hnm-grade-{run}-{i}-{job.sub.student}", pure=False, retries=0,
+            )
+            futures[future] = job
+        try:
+            for future in self._distributed.as_completed(list(futures)):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        if self.own_client:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
