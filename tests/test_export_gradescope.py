@@ -181,6 +181,11 @@ def test_a_broken_installation_still_writes_results(archive, tmp_path):
     assert done.returncode != 0
     validate(results)
     assert results["score"] == 0 and "could not run" in results["output"]
+    (root / "source" / "hnm-autograder.json").write_text("{")  # the grader starts, then fails
+    done, results = run_autograder(root)
+    assert done.returncode == 1 and "JSONDecodeError" in done.stderr
+    validate(results)
+    assert results["score"] == 0 and "internal error" in results["output"]
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can switch accounts")
