@@ -140,7 +140,7 @@ def to_jsonable(value: Any) -> Any:
     """Readable JSON for reports: tensors as nested lists with their dtype."""
     if isinstance(value, torch.Tensor):
         v = value.detach().cpu()
-        return {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape), "value": v.tolist()}
+        return {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape), "value": to_jsonable(v.tolist())}
     if isinstance(value, (tuple, list)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):
