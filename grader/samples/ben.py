@@ -6,8 +6,10 @@ import torch
 
 
 def pairwise_distances(embeddings, squared=False):
-    diff = embeddings[:, None, :] - embeddings[None, :, :]
-    d2 = (diff * diff).sum(-1)
+    gram = embeddings @ embeddings.T
+    norms = gram.diagonal()
+    d2 = (norms[:, None] + norms[None, :] - 2 * gram).clamp(min=0)
+    d2 = d2.masked_fill(torch.eye(len(d2), dtype=torch.bool, device=d2.device), 0.0)
     if squared:
         return d2
     zero = d2 == 0

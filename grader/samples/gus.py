@@ -1,10 +1,16 @@
-"""Sample submission: batch-hard never returns; the squared distances are right."""
+"""Sample submission: batch-hard never returns; the distances are right."""
 import torch
 
 
 def pairwise_distances(embeddings, squared=False):
-    d2 = torch.cdist(embeddings, embeddings, compute_mode="donot_use_mm_for_euclid_dist") ** 2
-    return d2 if squared else d2.sqrt()
+    g = embeddings @ embeddings.T
+    sq = g.diagonal()
+    d2 = (sq[:, None] + sq[None, :] - 2 * g).clamp(min=0)
+    d2 = d2 * (1 - torch.eye(len(g), dtype=g.dtype, device=g.device))
+    if squared:
+        return d2
+    positive = d2 > 0
+    return torch.where(positive, d2, torch.ones_like(d2)).sqrt() * positive
 
 
 def batch_hard(dist, labels):
