@@ -190,6 +190,173 @@ print(w.round(decimals=3))
 print("row sums:", w.sum(dim=1))''',
 )
 
+BOX_IOU = Exercise(
+    id="box_iou",
+    module="solutions",
+    signature="def box_iou(boxes1, boxes2):",
+    docstring='''"""Intersection over union of every box of ``boxes1`` with every box of ``boxes2``.
+
+    Args:
+        boxes1: [N, 4], boxes2: [M, 4]; rows (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2,
+            finite, of any integer or floating dtype, on one device.
+
+    Returns:
+        [N, M] tensor on the inputs' device: out[i, j] = area(b1_i & b2_j) / area(b1_i | b2_j).
+        dtype: the floating dtype of the boxes (promoted if the two differ, e.g. float32 and
+        float64 give float64); float32 when both are integer (convert before any arithmetic).
+
+    Rules: values in [0, 1]. Boxes that only touch have IoU 0. Any pair with a zero-area
+    box (a point or a segment) has IoU exactly 0, never NaN (guard the division: two
+    zero-area boxes have union 0). A box with non-zero area has IoU exactly 1 with itself,
+    and box_iou(a, b) == box_iou(b, a).T exactly (compute the union as
+    (area1 + area2) - intersection). No Python loop over boxes.
+    """''',
+    intro='''## Exercise 1: `box_iou`
+
+Detection compares boxes by their **intersection over union**: the area they share divided by the
+area they cover together. For boxes $(x_1, y_1, x_2, y_2)$ the intersection is again a box, from the
+larger top-left corner to the smaller bottom-right corner; its width and height are clamped at 0
+when the boxes do not meet. Broadcasting `boxes1[:, None]` against `boxes2[None, :]` gives all
+$N \\times M$ pairs at once.
+
+Worked example: $A = (0, 0, 2, 2)$ and $B = (0, 0, 2, 1)$ share the area 2 and cover $4 + 2 - 2 = 4$,
+so IoU $= 0.5$. $A$ and $(2, 0, 4, 2)$ only touch: IoU $0$. $(1, 1, 3, 3)$ and $(2, 0, 4, 2)$ share a
+$1 \\times 1$ square and cover $4 + 4 - 1 = 7$: IoU $= 1/7 \\approx 0.143$. The point $(1, 1, 1, 1)$ has IoU
+0 with everything, itself included (its union with itself is empty: return 0, not $0/0$).''',
+    try_it='''boxes1 = torch.tensor([[0, 0, 2, 2], [1, 1, 3, 3]], device=device)
+boxes2 = torch.tensor([[0, 0, 2, 2], [0, 0, 2, 1], [2, 0, 4, 2], [1, 1, 1, 1]], device=device)
+print(box_iou(boxes1, boxes2))  # expected: [[1, 0.5, 0, 0], [1/7, 0, 1/7, 0]], float32''',
+)
+
+NMS = Exercise(
+    id="nms",
+    module="solutions",
+    signature="def nms(boxes, scores, iou_threshold):",
+    docstring='''"""Exact greedy non-maximum suppression.
+
+    Args:
+        boxes: [N, 4] boxes (as in box_iou). scores: [N] integer or floating, no NaN
+            (+-inf allowed), on boxes' device. iou_threshold: a float in [0, 1].
+
+    Returns:
+        int64 [K] on boxes' device: the indices of the kept boxes in visiting order.
+
+    Visit the boxes by decreasing score; equal scores (-0.0 and 0.0 included) go to the
+    smaller index first. Keep a box unless its IoU with an already *kept* box is strictly
+    greater than iou_threshold (suppressed boxes suppress nothing; IoU equal to the
+    threshold never suppresses). Compute IoU as box_iou does, in the IoU dtype, and compare
+    with the threshold in that dtype. No Python loop with one host round trip per box.
+    """''',
+    intro='''## Exercise 2: `nms`
+
+A detector proposes many boxes around every object. **Non-maximum suppression** keeps the best-scored
+box and drops the boxes that overlap it too much, then the best remaining one, and so on. The order
+matters, so it is fixed exactly: by score, ties by index; only *kept* boxes suppress.
+
+Worked example: boxes $0 = (0, 0, 10, 10)$, $1 = (1, 0, 11, 10)$, $2 = (0, 0, 10, 10)$,
+$3 = (20, 20, 30, 30)$, $4 = (2, 0, 12, 10)$ with scores $0.9, 0.8, 0.9, 0.5, 0.7$. The visiting order is
+$0, 2, 1, 4, 3$ (boxes 0 and 2 tie at 0.9: the smaller index first). At threshold $2/3$: 0 is kept;
+2 is the same box (IoU 1): dropped; 1 has IoU $90/110 \\approx 0.82$ with 0: dropped; 4 has IoU
+$80/120 = 2/3$ with 0, *equal* to the threshold, so it is kept (its IoU $0.82$ with box 1 does not
+count: 1 was dropped); 3 overlaps nothing: kept. Result `[0, 4, 3]`; at threshold 0.5 it is `[0, 3]`.
+
+Greedy NMS looks sequential, but a whole block of boxes can be decided at once: within a block,
+"kept iff no earlier kept box overlaps it" can be iterated as a tensor operation until it stops
+changing, after checking the block against everything kept so far.''',
+    try_it='''boxes = torch.tensor([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [20, 20, 30, 30], [2, 0, 12, 10]],
+                     device=device)
+scores = torch.tensor([0.9, 0.8, 0.9, 0.5, 0.7], device=device)
+print(nms(boxes, scores, 2 / 3))  # expected: [0, 4, 3]
+print(nms(boxes, scores, 0.5))  # expected: [0, 3]''',
+)
+
+OHEM_SELECT = Exercise(
+    id="ohem_select",
+    module="solutions",
+    signature="def ohem_select(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):",
+    docstring='''"""The RoIs online hard example mining trains on.
+
+    Args:
+        losses: [R] floating per-RoI losses, no NaN (+-inf allowed); read them detached.
+        image_ids: [R] integers; RoIs with equal ids belong to one image (ids are arbitrary
+            integers in any order).
+        per_image: int >= 0.
+        boxes: [R, 4] RoI boxes or None; only used with nms_iou.
+        nms_iou: None (no NMS) or a float in [0, 1]; requires boxes.
+        valid: [R] bool or None (all valid).
+
+    Returns:
+        int64 [K] on losses' device: the selected RoI indices in increasing order.
+
+    Per image: rank its valid RoIs by loss descending (equal losses: smaller index first);
+    with nms_iou, run greedy NMS (as in nms) over them with the losses as scores (invalid
+    RoIs take no part and suppress nothing; RoIs of other images never interact); select
+    the first per_image of the ranked RoIs that survive. An image keeps
+    min(per_image, its surviving valid RoIs). No Python loop over RoIs.
+    """''',
+    intro='''## Exercise 3: `ohem_select`
+
+**Online hard example mining** (Shrivastava et al., CVPR 2016) runs the detector's head on *all* RoIs
+of an image, ranks them by their current loss and back-propagates only through the hardest ones. Many
+RoIs cover the same object and have nearly the same loss, so the paper first removes such duplicates
+with NMS at IoU 0.7, the losses acting as scores, and then takes the top $B/N$ (64) per image.
+
+Worked example: `losses = [2.0, 0.5, 1.5, 1.5, 3.0, 0.1]`, `image_ids = [0, 0, 0, 0, 1, 1]`,
+`per_image = 2`, boxes $(0,0,10,10)$, $(20,20,30,30)$, $(1,0,11,10)$, $(0,20,10,30)$, $(0,0,10,10)$,
+$(50,50,60,60)$. Image 0 ranks its RoIs $0, 2, 3, 1$ (RoIs 2 and 3 tie: the smaller index first).
+Without NMS it takes 0 and 2. With `nms_iou=0.7`, RoI 2 overlaps RoI 0 with IoU $0.82$ and is
+suppressed, so image 0 takes 0 and 3. Image 1 takes 4 and 5 (RoI 4 has RoI 0's box, but it belongs to
+another image). Results: `[0, 2, 4, 5]` without NMS, `[0, 3, 4, 5]` with it.''',
+    try_it='''losses = torch.tensor([2.0, 0.5, 1.5, 1.5, 3.0, 0.1], device=device)
+image_ids = torch.tensor([0, 0, 0, 0, 1, 1], device=device)
+roi_boxes = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30], [1, 0, 11, 10], [0, 20, 10, 30], [0, 0, 10, 10],
+                          [50, 50, 60, 60]], device=device)
+print(ohem_select(losses, image_ids, 2))  # expected: [0, 2, 4, 5]
+print(ohem_select(losses, image_ids, 2, roi_boxes, nms_iou=0.7))  # expected: [0, 3, 4, 5]''',
+)
+
+OHEM_LOSS = Exercise(
+    id="ohem_loss",
+    module="solutions",
+    signature="def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):",
+    docstring='''"""Cross-entropy averaged over the RoIs ohem_select picks by their own loss.
+
+    Args:
+        logits: [R, C] floating, finite, C >= 1. targets: [R] integers, each in [0, C) or
+            equal to ignore_index. image_ids, per_image, boxes, nms_iou: as in ohem_select.
+        ignore_index: int.
+
+    Returns:
+        0-d tensor in logits' dtype on logits' device.
+
+    Rank the RoIs by their cross-entropy ce_i = logsumexp(logits[i]) - logits[i, targets[i]]
+    (torch.nn.functional.cross_entropy with reduction="none", computed without gradient).
+    RoIs whose target equals ignore_index are invalid: never selected, never suppress, even
+    when ignore_index is also a class index. Select with ohem_select, then return the mean
+    cross-entropy of the selected RoIs, recomputed on those rows so that the gradient reaches
+    their logits and is exactly zero on every other row. When nothing is selected return
+    exactly 0.0, still connected to logits (so .backward() works and gives zeros).
+    """''',
+    intro='''## Exercise 4: `ohem_loss`
+
+The loss puts the pieces together: compute every RoI's cross-entropy *without* gradient, select the
+hard RoIs with `ohem_select`, and average the loss of the selected RoIs *with* gradient. Selection is an
+index, so it passes no gradient; RoIs that were not selected must get exactly zero gradient, as if the
+network had only seen the selected ones. RoIs labelled `ignore_index` (e.g. boxes between foreground and
+background) never take part.
+
+Worked example: one image, `per_image = 2`, two classes, `logits = [[2, 0], [0, 2], [1, 1], [0, 0]]`,
+`targets = [0, 0, 1, -1]`. The losses are $\\log(1 + e^{-2}) \\approx 0.127$, $\\log(1 + e^{2}) \\approx 2.127$,
+$\\log 2 \\approx 0.693$, and RoI 3 is ignored. OHEM selects RoIs 1 and 2: the loss is
+$(2.127 + 0.693) / 2 \\approx 1.410$, and the gradient on rows 0 and 3 is exactly zero.''',
+    try_it='''logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 0.0]], device=device, requires_grad=True)
+targets = torch.tensor([0, 0, 1, -1], device=device)
+loss = ohem_loss(logits, targets, torch.zeros(4, dtype=torch.long, device=device), per_image=2)
+loss.backward()
+print(loss)  # expected: about 1.4100
+print(logits.grad)  # rows 0 and 3 exactly zero''',
+)
+
 ASSIGNMENTS = (
     Assignment(
         name="ps1_distances_semi_hard",
@@ -210,5 +377,16 @@ Write vectorised torch: no Python loops over samples or pairs.""",
 As in problem set 1: implement, try, check. `grader.check` prints the rules, counterexamples and
 points. Write vectorised torch: no Python loops over samples or pairs.""",
         exercises=(BATCH_HARD, DISTANCE_WEIGHTS),
+    ),
+    Assignment(
+        name="ps3_ohem",
+        title="Problem set 3: online hard example mining for detection",
+        intro="""# Problem set 3: online hard example mining for detection
+
+From box overlaps to non-maximum suppression to OHEM's selection of hard RoIs and its loss: each
+exercise uses the one before. As before: implement, try, check. `grader.check` prints the rules,
+minimal counterexamples and points. The rules are exact, ties and boundaries included: read the
+docstrings closely. Write vectorised torch: no Python loop with a step per box or RoI.""",
+        exercises=(BOX_IOU, NMS, OHEM_SELECT, OHEM_LOSS),
     ),
 )

@@ -16,6 +16,10 @@ EXERCISE_IDS = (
     "semi_hard_negatives",
     "batch_hard",
     "distance_weights",
+    "box_iou",
+    "nms",
+    "ohem_select",
+    "ohem_loss",
 )
 
 

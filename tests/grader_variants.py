@@ -456,3 +456,476 @@ DEGENERATE = {
     "batch_hard": empty_batch_hard,
     "distance_weights": zero_weights,
 }
+
+
+# ================================================================== OHEM exercises
+import torch.nn.functional as F  # noqa: E402
+
+
+def _iou_dtype(*boxes):
+    out = None
+    for b in boxes:
+        d = b.dtype if b.is_floating_point() else torch.float32
+        out = d if out is None else torch.promote_types(out, d)
+    return out
+
+
+def _py_iou(a, b) -> float:
+    """IoU of two boxes given as Python floats (float64 arithmetic)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+# ------------------------------------------------------------------ box_iou
+def biou_loop(boxes1, boxes2):
+    """Pair by pair in Python floats, rounded once to the IoU dtype."""
+    rows1, rows2 = boxes1.detach().double().tolist(), boxes2.detach().double().tolist()
+    out = [[_py_iou(a, b) for b in rows2] for a in rows1]
+    return torch.tensor(out, dtype=torch.float64).reshape(len(rows1), len(rows2)).to(
+        dtype=_iou_dtype(boxes1, boxes2), device=boxes1.device)
+
+
+def biou_broadcast(boxes1, boxes2):
+    """Corner maxima and minima by broadcasting, then a guarded division."""
+    dtype = _iou_dtype(boxes1, boxes2)
+    a, b = boxes1.to(dtype), boxes2.to(dtype)
+    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
+    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    positive = union > 0
+    return torch.where(positive, inter / torch.where(positive, union, torch.ones_like(union)), torch.zeros_like(union))
+
+
+def _biou(boxes1, boxes2, clamp=True, union_rule="sum", guard=True, eps=0.0):
+    dtype = _iou_dtype(boxes1, boxes2)
+    a, b = boxes1.to(dtype), boxes2.to(dtype)
+    w = torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0])
+    h = torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1])
+    if clamp:
+        w, h = w.clamp(min=0), h.clamp(min=0)
+    inter = w * h
+    area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]
+    area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[None, :]
+    if union_rule == "sum":
+        union = area_a + area_b - inter
+    elif union_rule == "left_first":  # (a - i) + b: rounds differently from (b - i) + a
+        union = (area_a - inter) + area_b
+    else:  # "min": intersection over the smaller box
+        union = torch.minimum(area_a, area_b).expand_as(inter)
+    if not guard:
+        return inter / (union + eps)
+    positive = union > 0
+    return torch.where(positive, inter / (torch.where(positive, union, torch.ones_like(union)) + eps), torch.zeros_like(union))
+
+
+def biou_float64(boxes1, boxes2):
+    return S.box_iou(boxes1, boxes2).double()
+
+
+def biou_over_min_area(boxes1, boxes2):
+    return _biou(boxes1, boxes2, union_rule="min")
+
+
+def biou_unguarded(boxes1, boxes2):
+    return _biou(boxes1, boxes2, guard=False)
+
+
+def biou_asymmetric(boxes1, boxes2):
+    """(inter / area1) / (union / area1): right up to rounding, but the rounding depends on
+    which box comes first, so box_iou(a, b) and box_iou(b, a).T differ in the last bit."""
+    dtype = _iou_dtype(boxes1, boxes2)
+    a, b = boxes1.to(dtype), boxes2.to(dtype)
+    w = (torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp(min=0)
+    h = (torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1])).clamp(min=0)
+    inter = w * h
+    area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None].expand_as(inter)
+    area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[None, :]
+    union = area_a + area_b - inter
+    ok = (area_a > 0) & (union > 0)
+    one = torch.ones_like(union)
+    area_a, union = torch.where(ok, area_a, one), torch.where(ok, union, one)
+    return torch.where(ok, (inter / area_a) / (union / area_a), torch.zeros_like(inter))
+
+
+def biou_eps(boxes1, boxes2):
+    return _biou(boxes1, boxes2, eps=1e-6)
+
+
+def biou_no_clamp(boxes1, boxes2):
+    return _biou(boxes1, boxes2, clamp=False)
+
+
+def biou_in_place(boxes1, boxes2):
+    out = S.box_iou(boxes1, boxes2)
+    boxes1[:, 2:] -= boxes1[:, :2]  # "widths and heights", written into the caller's tensor
+    return out
+
+
+def biou_crash_empty(boxes1, boxes2):
+    if boxes1.shape[0] == 0 or boxes2.shape[0] == 0:
+        raise ValueError("no boxes")
+    return S.box_iou(boxes1, boxes2)
+
+
+def zero_iou(boxes1, boxes2):
+    return torch.zeros(boxes1.shape[0], boxes2.shape[0], dtype=_iou_dtype(boxes1, boxes2), device=boxes1.device)
+
+
+# ------------------------------------------------------------------ nms
+def nms_loop(boxes, scores, iou_threshold):
+    """Visit by (-score, index); keep a box unless a kept one overlaps it (float64 Python IoU)."""
+    rows = boxes.detach().double().tolist()
+    s = scores.detach().tolist()
+    kept = []
+    for i in sorted(range(len(rows)), key=lambda i: (-s[i], i)):
+        if all(_py_iou(rows[j], rows[i]) <= iou_threshold for j in kept):
+            kept.append(i)
+    return torch.tensor(kept, dtype=torch.int64, device=boxes.device)
+
+
+def _visiting_order(scores, larger_index_first=False):
+    """Indices in visiting order, by counting for each box the boxes that come before it."""
+    s = scores.detach()
+    idx = torch.arange(s.shape[0], device=s.device)
+    tie = idx[:, None] > idx[None, :] if larger_index_first else idx[:, None] < idx[None, :]
+    beats = (s[:, None] > s[None, :]) | ((s[:, None] == s[None, :]) & tie)
+    return torch.argsort(beats.sum(dim=0)), beats
+
+
+def nms_fixed_point(boxes, scores, iou_threshold):
+    """keep[k] = no kept box visited before k overlaps k, iterated to its fixed point (Jacobi)."""
+    order, beats = _visiting_order(scores)
+    over = (biou_broadcast(boxes, boxes) > iou_threshold) & beats
+    keep = torch.ones(boxes.shape[0], dtype=torch.bool, device=boxes.device)
+    for _ in range(boxes.shape[0] + 1):
+        new = ~(over & keep[:, None]).any(dim=0)
+        if torch.equal(new, keep):
+            break
+        keep = new
+    return order[keep[order]]
+
+
+def _nms_variant(boxes, scores, thr, ties_larger=False, inclusive=False, last_only=False, by_all=False):
+    order, _ = _visiting_order(scores, ties_larger)
+    iou = biou_broadcast(boxes, boxes)
+    over = (iou >= thr) if inclusive else (iou > thr)
+    kept, seen = [], []
+    for i in order.tolist():
+        pool = seen if by_all else (kept[-1:] if last_only else kept)
+        if not any(bool(over[j, i]) for j in pool):
+            kept.append(i)
+        seen.append(i)
+    return torch.tensor(kept, dtype=torch.int64, device=boxes.device)
+
+
+def nms_int32(boxes, scores, iou_threshold):
+    return S.nms(boxes, scores, iou_threshold).int()
+
+
+def nms_sorted_by_index(boxes, scores, iou_threshold):
+    return torch.sort(S.nms(boxes, scores, iou_threshold)).values
+
+
+def nms_last_kept_only(boxes, scores, iou_threshold):
+    return _nms_variant(boxes, scores, iou_threshold, last_only=True)
+
+
+def nms_suppressed_suppress(boxes, scores, iou_threshold):
+    return _nms_variant(boxes, scores, iou_threshold, by_all=True)
+
+
+def nms_ties_to_larger_index(boxes, scores, iou_threshold):
+    """Equal scores visited larger index first; the output is then put in the right order."""
+    kept = _nms_variant(boxes, scores, iou_threshold, ties_larger=True)
+    position = torch.argsort(_visiting_order(scores)[0])
+    return kept[torch.argsort(position[kept])]
+
+
+def nms_inclusive(boxes, scores, iou_threshold):
+    return _nms_variant(boxes, scores, iou_threshold, inclusive=True)
+
+
+def nms_in_place(boxes, scores, iou_threshold):
+    kept = S.nms(boxes, scores, iou_threshold)
+    scores.copy_(torch.sort(scores, descending=True).values)
+    return kept
+
+
+def nms_crash_small(boxes, scores, iou_threshold):
+    if boxes.shape[0] < 2:
+        raise ValueError("need two boxes")
+    return S.nms(boxes, scores, iou_threshold)
+
+
+def empty_nms(boxes, scores, iou_threshold):
+    return torch.zeros(0, dtype=torch.int64, device=boxes.device)
+
+
+# ------------------------------------------------------------------ ohem_select
+def sel_loop(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    """Image by image in Python: rank by (-loss, index), greedy NMS in float64, first per_image."""
+    r = losses.shape[0]
+    loss = losses.detach().tolist()
+    ids = image_ids.tolist()
+    ok = valid.tolist() if valid is not None else [True] * r
+    rows = boxes.detach().double().tolist() if boxes is not None else None
+    chosen = []
+    for image in set(ids):
+        kept = []
+        for i in sorted((i for i in range(r) if ids[i] == image and ok[i]), key=lambda i: (-loss[i], i)):
+            if len(kept) == per_image:
+                break
+            if nms_iou is None or all(_py_iou(rows[j], rows[i]) <= nms_iou for j in kept):
+                kept.append(i)
+        chosen += kept
+    return torch.tensor(sorted(chosen), dtype=torch.int64, device=losses.device)
+
+
+def sel_by_image(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    """A loop over images only; within an image the fixed-point NMS above (or the counting rank)."""
+    ok = torch.ones_like(image_ids, dtype=torch.bool) if valid is None else valid
+    parts = [torch.zeros(0, dtype=torch.int64, device=losses.device)]
+    for image in torch.unique(image_ids[ok]):
+        idx = ((image_ids == image) & ok).nonzero().flatten()
+        if nms_iou is None:
+            ranked = idx[_visiting_order(losses[idx])[0]]
+        else:
+            ranked = idx[nms_fixed_point(boxes[idx], losses[idx], nms_iou)]
+        parts.append(ranked[:per_image])
+    return torch.sort(torch.cat(parts)).values
+
+
+def _select_variant(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None, use_valid=True,
+                    topk_first=False, easiest=False, ties_larger=False, use_nms=True, across=False, sort_out=True):
+    r = losses.shape[0]
+    loss = losses.detach().tolist()
+    ids = image_ids.tolist()
+    ok = valid.tolist() if valid is not None and use_valid else [True] * r
+
+    def key(i):
+        return (loss[i] if easiest else -loss[i], -i if ties_larger else i)
+
+    over = None
+    if nms_iou is not None and use_nms:
+        over = (biou_broadcast(boxes, boxes) > nms_iou).tolist()
+    cand = [i for i in range(r) if ok[i]]
+    if across and over is not None:  # NMS over the whole batch, across images
+        kept = []
+        for i in sorted(cand, key=key):
+            if not any(over[j][i] for j in kept):
+                kept.append(i)
+        cand, over = kept, None
+    out = []
+    for image in dict.fromkeys(ids):
+        ranked = sorted((i for i in cand if ids[i] == image), key=key)
+        if topk_first:
+            ranked = ranked[:per_image]
+        kept = []
+        for i in ranked:
+            if over is None or not any(over[j][i] for j in kept):
+                kept.append(i)
+        out += kept[:per_image]
+    return torch.tensor(sorted(out) if sort_out else out, dtype=torch.int64, device=losses.device)
+
+
+def sel_int32(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return S.ohem_select(losses, image_ids, per_image, boxes, nms_iou, valid).int()
+
+
+def sel_visiting_order(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, sort_out=False)
+
+
+def sel_ignores_valid(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, use_valid=False)
+
+
+def sel_topk_then_nms(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, topk_first=True)
+
+
+def sel_easiest(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, easiest=True)
+
+
+def sel_ties_to_larger_index(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, ties_larger=True)
+
+
+def sel_no_nms(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, use_nms=False)
+
+
+def sel_nms_across_images(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return _select_variant(losses, image_ids, per_image, boxes, nms_iou, valid, across=True)
+
+
+def sel_in_place(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    out = S.ohem_select(losses, image_ids, per_image, boxes, nms_iou, valid)
+    if valid is not None:
+        losses.masked_fill_(~valid, -math.inf)  # "invalid RoIs can never win", in the caller's tensor
+    return out
+
+
+def sel_crash_without_candidates(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    if per_image == 0 or losses.shape[0] == 0 or (valid is not None and not bool(valid.any())):
+        raise ValueError("nothing to select")
+    return S.ohem_select(losses, image_ids, per_image, boxes, nms_iou, valid)
+
+
+def empty_select(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    return torch.zeros(0, dtype=torch.int64, device=losses.device)
+
+
+# ------------------------------------------------------------------ ohem_loss
+def loss_loop(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    """Row by row: logsumexp - logit of the target, selection by sel_loop, mean of the selected."""
+    tg = targets.tolist()
+    valid = [t != ignore_index for t in tg]
+    per_roi = [torch.logsumexp(logits[i], 0) - logits[i, t if ok else 0] for i, (t, ok) in enumerate(zip(tg, valid))]
+    ranking = torch.tensor([float(v.detach()) for v in per_roi], dtype=logits.dtype)
+    chosen = sel_loop(ranking, image_ids.cpu(), per_image, None if boxes is None else boxes.cpu(), nms_iou,
+                      torch.tensor(valid, dtype=torch.bool)).tolist()
+    if not chosen:
+        return (logits * 0).sum()
+    return torch.stack([per_roi[i] for i in chosen]).mean()
+
+
+def loss_weighted(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    """-log_softmax at the target, selection by sel_by_image, then a weighted sum (weights 1/K)."""
+    valid = targets != ignore_index
+    safe = torch.where(valid, targets, torch.zeros_like(targets))
+    ce = -torch.log_softmax(logits, dim=1).gather(1, safe[:, None]).squeeze(1)
+    chosen = sel_by_image(ce.detach(), image_ids, per_image, boxes, nms_iou, valid)
+    weights = torch.zeros_like(ce)
+    weights[chosen] = 1.0 / max(1, chosen.numel())
+    return (ce * weights).sum()
+
+
+def _loss_variant(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1,
+                  range_valid=False, per_batch=False, leak=False, double_gradient=False, nan_empty=False):
+    c = logits.shape[1]
+    valid = ((targets >= 0) & (targets < c)) if range_valid else (targets != ignore_index)
+    safe = torch.where(valid, targets, torch.zeros_like(targets))
+    ce = F.cross_entropy(logits, safe, reduction="none")
+    chosen = S.ohem_select(ce.detach(), image_ids, per_image, boxes, nms_iou, valid)
+    if chosen.numel() == 0 and not nan_empty:
+        loss = (logits * 0).sum()
+    elif per_batch:  # normalised by the batch's nominal size instead of the number selected
+        loss = ce[chosen].sum() / max(1, per_image * torch.unique(image_ids).numel())
+    else:
+        loss = ce[chosen].mean()
+    if leak:
+        rest = valid.clone()
+        rest[chosen] = False
+        loss = loss + 1e-3 * (ce[rest] - ce[rest].detach()).sum()
+    if double_gradient:
+        loss = 2 * loss - loss.detach()
+    return loss
+
+
+def loss_float64(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return _loss_variant(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index).double()
+
+
+def loss_per_batch(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return _loss_variant(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index, per_batch=True)
+
+
+def loss_ignores_only_out_of_range(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return _loss_variant(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index, range_valid=True)
+
+
+def loss_leaks_gradient(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return _loss_variant(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index, leak=True)
+
+
+def loss_double_gradient(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return _loss_variant(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index, double_gradient=True)
+
+
+def loss_nan_when_empty(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return _loss_variant(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index, nan_empty=True)
+
+
+def loss_in_place(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    loss = S.ohem_loss(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index)
+    targets.masked_fill_(targets == ignore_index, 0)  # "make the targets safe", in the caller's tensor
+    return loss
+
+
+def loss_crash_empty(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    if logits.shape[0] == 0 or per_image == 0:
+        raise ValueError("nothing to average")
+    return S.ohem_loss(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index)
+
+
+def zero_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    return (logits * 0).sum()
+
+
+CORRECT.update({
+    "box_iou": [S.box_iou, biou_loop, biou_broadcast],
+    "nms": [S.nms, nms_loop, nms_fixed_point],
+    "ohem_select": [S.ohem_select, sel_loop, sel_by_image],
+    "ohem_loss": [S.ohem_loss, loss_loop, loss_weighted],
+})
+
+MUTANTS.update({
+    "box_iou": {
+        biou_float64: "shape_dtype_device",
+        biou_over_min_area: "accurate",
+        biou_unguarded: "zero_area_is_zero",
+        biou_asymmetric: "symmetric",
+        biou_eps: "self_iou_is_one",
+        biou_no_clamp: "in_unit_interval",
+        biou_in_place: "inputs_unchanged",
+        biou_crash_empty: "handles_edge_cases",
+    },
+    "nms": {
+        nms_int32: "returns_index_tensor",
+        nms_sorted_by_index: "visiting_order",
+        nms_last_kept_only: "kept_do_not_overlap",
+        nms_suppressed_suppress: "suppression_justified",
+        nms_ties_to_larger_index: "suppression_justified",
+        nms_inclusive: "suppression_justified",
+        nms_in_place: "inputs_unchanged",
+        nms_crash_small: "handles_edge_cases",
+    },
+    "ohem_select": {
+        sel_int32: "returns_index_tensor",
+        sel_visiting_order: "sorted_increasing",
+        sel_ignores_valid: "only_valid",
+        sel_topk_then_nms: "count_per_image",
+        sel_easiest: "hardest_selected",
+        sel_ties_to_larger_index: "hardest_selected",
+        sel_no_nms: "nms_no_overlap",
+        sel_nms_across_images: "suppression_justified",
+        sel_in_place: "inputs_unchanged",
+        sel_crash_without_candidates: "handles_edge_cases",
+    },
+    "ohem_loss": {
+        loss_float64: "returns_scalar",
+        loss_per_batch: "mean_over_selected",
+        loss_ignores_only_out_of_range: "ignore_respected",
+        loss_leaks_gradient: "gradient_zero_unselected",
+        loss_double_gradient: "gradient_on_selected",
+        loss_nan_when_empty: "empty_selection_zero",
+        loss_in_place: "inputs_unchanged",
+        loss_crash_empty: "handles_edge_cases",
+    },
+})
+
+DEGENERATE.update({
+    "box_iou": zero_iou,
+    "nms": empty_nms,
+    "ohem_select": empty_select,
+    "ohem_loss": zero_loss,
+})

@@ -61,11 +61,11 @@ def test_sample_class_grades_and_files(tmp_path):
     docs = classrun.run(SAMPLES, out, workers=2, device="cpu", resume=False, examples=100)
     assert {d["student"]: d["total"] for d in docs} == EXPECTED_TOTALS
     lines = (out / "grades.csv").read_text().splitlines()
-    assert lines[0] == "student,pairwise_distances,semi_hard_negatives,batch_hard,distance_weights,total,max_total"
+    assert lines[0] == "student,pairwise_distances,semi_hard_negatives,batch_hard,distance_weights,box_iou,nms,ohem_select,ohem_loss,total,max_total"
     assert [line.split(",")[0] for line in lines[1:]] == sorted(EXPECTED_TOTALS)
     for student in EXPECTED_TOTALS:
         doc = json.loads((out / "results" / f"{student}.json").read_text())
-        assert set(doc) >= {"student", "total", "max_total", "exercises"} and doc["max_total"] == 40.0
+        assert set(doc) >= {"student", "total", "max_total", "exercises"} and doc["max_total"] == 80.0
         for ex in doc["exercises"].values():
             assert set(ex) >= {"score", "max_score", "properties"}
             for p in ex["properties"]:
@@ -167,7 +167,7 @@ def test_cli_grade_check_and_errors(tmp_path):
     done = subprocess.run([*HNM, "grade", str(subs), "--out", str(tmp_path / "out"), "--examples", "10"],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert "ada" in done.stdout and "40/40" in done.stdout
+    assert "ada" in done.stdout and "40/80" in done.stdout
     check = subprocess.run([*HNM, "check", "batch_hard", str(SAMPLES / "cat.py"), "--examples", "20"],
                            capture_output=True, text=True, cwd=ROOT)
     assert check.returncode == 1 and "[FAIL] positive_is_positive" in check.stdout
