@@ -122,12 +122,12 @@ def unjustified_reason(u: int, kept: torch.Tensor, dropped_ahead: torch.Tensor, 
     for j in (kept & ov.maybe[:, u] & (values == values[u]) & (torch.arange(values.shape[0]) > u)).nonzero().flatten().tolist():
         return (f"{name} was dropped for kept {what} {j}, which has the same {score} but a larger index: "
                 f"equal {score}s go to the smaller index first, so {u} is visited first and suppresses {j}")
-    for j in (kept & order[:, u] & ov.touch[:, u] & ~ov.maybe[:, u]).nonzero().flatten().tolist():
-        return (f"{name} was dropped, but its IoU with kept {what} {j} is exactly the threshold "
-                f"({ov.iou[j, u].item()!r}); only an IoU strictly greater than the threshold suppresses")
     for j in (dropped_ahead & ov.maybe[:, u]).nonzero().flatten().tolist():
         return (f"{name} was dropped because it overlaps {what} {j}, but {j} was itself suppressed: "
                 f"only kept {whats} suppress")
+    for j in (kept & order[:, u] & ov.touch[:, u] & ~ov.maybe[:, u]).nonzero().flatten().tolist():
+        return (f"{name} was dropped, but its IoU with kept {what} {j} is exactly the threshold "
+                f"({ov.iou[j, u].item()!r}); only an IoU strictly greater than the threshold suppresses")
     for j in (kept & ov.maybe[:, u]).nonzero().flatten().tolist():
         return (f"{name} was dropped, but the only kept {whats} it overlaps (e.g. {j}, {score} "
                 f"{fmt(values[j])}) come after it in the visiting order")
