@@ -17,10 +17,10 @@ from grader.registry import REGISTRY
 from .grader_variants import CORRECT, MUTANTS
 
 
-def run(exercise_id, fn):
+def run(exercise_id, fn, shrink=True):
     exercise = REGISTRY[exercise_id]
     exercise = dataclasses.replace(exercise, properties=tuple(p for p in exercise.properties if not p.scale))
-    return ExerciseRun(exercise, LocalCaller({exercise_id: fn})).run()
+    return ExerciseRun(exercise, LocalCaller({exercise_id: fn}), shrink=shrink).run()
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_correct_variants_pass_every_correctness_property(exercise_id, fn):
     ids=lambda v: getattr(v, "__name__", v),
 )
 def test_each_mutant_breaks_its_target_property(exercise_id, fn, target):
-    result = run(exercise_id, fn)
+    result = run(exercise_id, fn, shrink=False)  # failing is what counts here; shrinking is tested below
     by_name = {p.name: p for p in result.properties}
     assert not by_name[target].passed, f"{fn.__name__} should fail {target}"
     assert by_name[target].message
