@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # One pytest process per core (pytest-xdist); every test sets torch to one thread.
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_semi_hard.py $(BENCH_ARGS)

@@ -86,7 +86,7 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
     for sub in subs:
         digest = submissions.digest(sub)
         previous = out / "results" / f"{sub.student}.json"
-        if resume and previous.exists():
+        if resume and previous.exists() and (out / "feedback" / f"{sub.student}.html").exists():
             try:
                 doc = json.loads(previous.read_text())
                 if doc.get("submission_sha256") == digest and doc.get("examples") == examples:

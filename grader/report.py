@@ -77,8 +77,9 @@ def table(docs: list[dict[str, Any]]) -> str:
 
 
 def write_student(out: Path, doc: dict[str, Any]) -> None:
-    atomic_write(out / "results" / f"{doc['student']}.json", result_json(doc))
+    """Feedback first, results last: a results file marks a finished student for --resume."""
     atomic_write(out / "feedback" / f"{doc['student']}.html", feedback_html(doc))
+    atomic_write(out / "results" / f"{doc['student']}.json", result_json(doc))
 
 
 def write_grades(out: Path, docs: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ class WorkerFailure(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    call_seconds: float = 3.0  # per call on the ordinary (small) inputs
+    call_seconds: float = 10.0  # per call on the ordinary (small) inputs: generous, so load never decides
     first_call_seconds: float = 20.0  # the first call of a fresh worker may import or warm up
     load_seconds: float = 20.0
     start_seconds: float = 60.0

@@ -9,6 +9,8 @@ import pytest
 
 from grader import classrun, cli, executors, submissions
 
+pytestmark = pytest.mark.xdist_group("classruns")  # see tests/test_grader_sandbox.py
+
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,6 +10,8 @@ import pytest
 from grader import build, classrun
 from grader.assignments import ASSIGNMENTS
 
+pytestmark = pytest.mark.xdist_group("classruns")  # see tests/test_grader_sandbox.py
+
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
 

@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "grader" / "samples"
 CHEATS = Path(__file__).resolve().parent / "cheats"
 HNM = [sys.executable, "-m", "grader.cli"]
+# One xdist worker runs these class runs one after another: they start grading processes of
+# their own, and stacking them would only measure the machine's load.
+pytestmark = pytest.mark.xdist_group("classruns")
 
 
 def grade_file(path: Path, examples: int = 25) -> dict:
