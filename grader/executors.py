@@ -94,16 +94,14 @@ class LocalExecutor(Executor):
     def grade(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, dict[str, Any]]]:
         if not jobs:
             return
-        if self.workers <= 1:
-            for job in jobs:
-                yield job, _grade_one(*job.args())
-            return
+        # Always in fresh spawned grading processes, also for one worker: every run takes the
+        # same path, so the files are byte-identical whatever the number of workers.
         import multiprocessing
 
         from .classrun import _grade_one as grade_one  # by reference, as before: picklable
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=max(1, self.workers), mp_context=context) as pool:
             pending = {pool.submit(grade_one, *job.args()): job for job in jobs}
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
