@@ -13,7 +13,6 @@ Usage: python benchmarks/bench_grading.py [--copies 1] [--workers 2]
 from __future__ import annotations
 
 import argparse
-import ast
 import statistics
 import subprocess
 import sys
@@ -32,19 +31,10 @@ from grader.assignments import ASSIGNMENTS  # noqa: E402
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 
-def answer_cells(sample: Path) -> dict[str, str]:
-    """function name -> a cell with the sample's imports and that function."""
-    source = sample.read_text()
-    tree = ast.parse(source)
-    imports = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    return {n.name: "\n".join(imports + ["", ast.get_source_segment(source, n)])
-            for n in tree.body if isinstance(n, ast.FunctionDef)}
-
-
 def make_class(course: Path, copies: int) -> list[str]:
     students = []
     for sample in sorted((ROOT / "grader" / "samples").glob("*.py")):
-        cells = answer_cells(sample)
+        cells = build.answer_cells(sample)
         for copy in range(copies):
             student = f"{sample.stem}{copy}"
             students.append(student)

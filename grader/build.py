@@ -87,6 +87,18 @@ def master(assignment: Assignment) -> nbformat.NotebookNode:
     return nb
 
 
+def answer_cells(module: Path) -> dict[str, str]:
+    """Function name -> a whole answer cell: the module's imports and that function's source
+    (how a .py answer file becomes notebook answers, e.g. for tests and benchmarks)."""
+    import ast
+
+    source = Path(module).read_text()
+    tree = ast.parse(source)
+    imports = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return {n.name: "\n".join(imports + ["", ast.get_source_segment(source, n)])
+            for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
 def write_config(course: Path) -> None:
     (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(course.resolve()), timeout=CELL_TIMEOUT))
 

@@ -55,17 +55,6 @@ PARTIAL_SEMI_HARD = '''    import math
     return a, p, neg[a, p]'''
 
 
-def _functions(path: Path) -> dict[str, str]:
-    """Function name -> a whole answer cell: the module's imports and that function."""
-    import ast
-
-    source = path.read_text()
-    tree = ast.parse(source)
-    imports = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    return {n.name: "\n".join(imports + ["", ast.get_source_segment(source, n)])
-            for n in tree.body if isinstance(n, ast.FunctionDef)}
-
-
 def _submission(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
     """The release notebook with some stubs replaced: by a function body (indented text)
     or by a whole answer cell (text starting with an import or def)."""
@@ -87,7 +76,7 @@ def test_nbgrader_round_trip_and_trusted_regrading(tmp_path):
     release = course / "release" / assignment / f"{assignment}.ipynb"
     # Independently written right answers (a submission may not import the references: the
     # sandbox refuses it), taken from the sample class's full-marks student.
-    ada = _functions(ROOT / "grader" / "samples" / "ada.py")
+    ada = build.answer_cells(ROOT / "grader" / "samples" / "ada.py")
     reference = {name: ada[name] for name in ("pairwise_distances", "semi_hard_negatives")}
     students = {
         "solution": _submission(release, reference),
