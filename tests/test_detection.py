@@ -1,4 +1,4 @@
-"""Tests for lesson 7's experiment code, solutions.detection: data, labels, features, RoI
+"""Tests for lesson 7's experiment code, solutions.experiments.detection: data, labels, features, RoI
 samplers, the training step and the evaluation metric (against brute-force loops)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import solutions as S
-from solutions.detection import (
+from solutions.experiments.detection import (
     IGNORE,
     OHEM,
     RANDOM,

@@ -28,9 +28,9 @@ import pytest
 import torch
 
 import solutions
-import solutions.detection
-import solutions.memory_bank
-import solutions.training
+import solutions.experiments.detection
+import solutions.experiments.memory_bank
+import solutions.experiments.training
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lessons"))
@@ -67,7 +67,7 @@ def test_there_are_six_lessons_and_the_readme_lists_them():
 def test_lessons_never_redefine_library_functions(source):
     text = source.read_text()
     names = set(solutions.__all__)
-    for module in (solutions.training, solutions.memory_bank, solutions.detection):
+    for module in (solutions.experiments.training, solutions.experiments.memory_bank, solutions.experiments.detection):
         names |= {n for n, obj in vars(module).items() if callable(obj) and getattr(obj, "__module__", "") == module.__name__}
     redefined = sorted(n for n in names if re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M))
     assert not redefined, f"{source.name} re-defines {redefined}"

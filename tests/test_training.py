@@ -1,4 +1,4 @@
-"""Tests for the lessons' shared experiment code: solutions.training and solutions.memory_bank."""
+"""Tests for the lessons' shared experiment code: solutions.experiments.training and solutions.experiments.memory_bank."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import solutions as S
-from solutions.memory_bank import CrossBatchMemory, block_distances, memory_triplets, mine_with_memory
-from solutions.training import (
+from solutions.experiments.memory_bank import CrossBatchMemory, block_distances, memory_triplets, mine_with_memory
+from solutions.experiments.training import (
     EmbeddingNet,
     all_triplets,
     embed,

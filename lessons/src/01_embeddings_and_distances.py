@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 import solutions as S
-from solutions.training import EmbeddingNet, embed, load_digit_split, mean_std, seed_everything
+from solutions.experiments.training import EmbeddingNet, embed, load_digit_split, mean_std, seed_everything
 
 torch.set_num_threads(1)
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import solutions as S
-from solutions.training import all_triplets, embed, load_digit_split, mean_std, seed_everything, train_on_split
+from solutions.experiments.training import all_triplets, embed, load_digit_split, mean_std, seed_everything, train_on_split
 
 torch.set_num_threads(1)
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -6,7 +6,7 @@
 # four miners — **random, semi-hard, batch-hard, distance-weighted** — under the same budget
 # and measure retrieval on digit classes the network has **never seen**.
 #
-# Set-up shared by all runs (`solutions.training.train_embedding`):
+# Set-up shared by all runs (`solutions.experiments.training.train_embedding`):
 #
 # * data: scikit-learn's 8x8 digits; classes 0–4 train (901 images), classes 5–9 are held
 #   out for retrieval (896 images);
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import solutions as S
-from solutions.training import EmbeddingNet, load_digit_split, mean_std, retrieval, seed_everything, train_on_split
+from solutions.experiments.training import EmbeddingNet, load_digit_split, mean_std, retrieval, seed_everything, train_on_split
 
 torch.set_num_threads(1)
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from solutions.training import (
+from solutions.experiments.training import (
     EmbeddingNet, embed, far_at_frr, load_digit_split, mean_std, pair_distances, retrieval, roc_auc, roc_curve,
     seed_everything, train_on_split,
 )
@@ -49,7 +49,7 @@ seed_everything(0)
 split = load_digit_split(nuisance_dims=64, device=device)
 
 # %% [markdown]
-# `solutions.training.roc_curve` sorts all pair distances once and accumulates genuine and
+# `solutions.experiments.training.roc_curve` sorts all pair distances once and accumulates genuine and
 # impostor counts (tied distances are accepted together); `far_at_frr` picks the strictest
 # threshold whose FRR does not exceed the target. A quick cross-check of our AUC against
 # scikit-learn on the raw features:

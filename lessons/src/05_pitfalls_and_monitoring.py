@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import solutions as S
-from solutions.training import embed, flip_labels, load_digit_split, mean_std, retrieval, seed_everything, train_on_split
+from solutions.experiments.training import embed, flip_labels, load_digit_split, mean_std, retrieval, seed_everything, train_on_split
 
 torch.set_num_threads(1)
 device = "cuda" if torch.cuda.is_available() else "cpu"

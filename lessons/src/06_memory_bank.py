@@ -15,7 +15,7 @@
 # * cost per step: `M x D` stored floats plus a `B x (B + M)` distance block, and a miner over
 #   `B + M` candidates instead of `B`; the network's forward and backward pass is unchanged.
 #
-# `solutions.memory_bank` implements the queue (`CrossBatchMemory`), the distance block
+# `solutions.experiments.memory_bank` implements the queue (`CrossBatchMemory`), the distance block
 # (`block_distances`) and miners over it (`memory_triplets`, with the same rules as the
 # reference hardest / semi-hard / batch-hard miners; with an empty memory they return exactly
 # the reference miners' triplets).
@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 import solutions as S
-from solutions.memory_bank import CrossBatchMemory, block_distances, memory_triplets
-from solutions.training import embed, load_digit_split, mean_std, retrieval, seed_everything, train_on_split
+from solutions.experiments.memory_bank import CrossBatchMemory, block_distances, memory_triplets
+from solutions.experiments.training import embed, load_digit_split, mean_std, retrieval, seed_everything, train_on_split
 
 torch.set_num_threads(1)
 device = "cuda" if torch.cuda.is_available() else "cpu"

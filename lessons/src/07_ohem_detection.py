@@ -19,7 +19,7 @@
 # buy against the random sampler **at the same budget** (same steps, same number of RoIs
 # back-propagated per image), over 5 seeds, on held-out images.
 #
-# Set-up (`solutions.detection`):
+# Set-up (`solutions.experiments.detection`):
 #
 # * **data**: 48x48 grey images with a 3x3 grid of cells; a cell holds an **object**
 #   (square, disc or triangle: classes 1–3), a **distractor** (ring, hollow frame or
@@ -56,11 +56,11 @@ import numpy as np
 import torch
 
 import solutions as S
-from solutions.detection import (
+from solutions.experiments.detection import (
     CATEGORIES, IGNORE, KINDS, OHEM, RANDOM, Sampler, evaluate, fp_rates_at_recalls, make_split,
     objectness, roi_category, select_rois, step_loss, train_head,
 )
-from solutions.training import mean_std, seed_everything
+from solutions.experiments.training import mean_std, seed_everything
 
 torch.set_num_threads(1)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -109,7 +109,7 @@ plt.show()
 # %% [markdown]
 # ## The two samplers, on one batch
 #
-# `solutions.detection.select_rois` chooses the RoIs of a step. The **random** sampler (the
+# `solutions.experiments.detection.select_rois` chooses the RoIs of a step. The **random** sampler (the
 # Fast R-CNN default) draws up to 25 % foreground and fills the rest with background, at
 # random; **OHEM** calls `solutions.ohem_select` on the per-RoI cross-entropy. Both skip the
 # ignored RoIs. For plain OHEM the step's loss is exactly `solutions.ohem_loss`, and the

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .ohem import box_iou, ohem_select
+from ..ohem import box_iou, ohem_select
 from .training import seed_everything
 
 CLASSES = ("background", "square", "disc", "triangle")

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .batches import pk_batches
-from .distances import pairwise_distances
-from .losses import triplet_margin_loss
+from ..batches import pk_batches
+from ..distances import pairwise_distances
+from ..losses import triplet_margin_loss
 from .memory_bank import CrossBatchMemory, mine_with_memory
-from .metrics import active_triplet_fraction, mean_pairwise_distance, recall_at_k
-from .mining import (
+from ..metrics import active_triplet_fraction, mean_pairwise_distance, recall_at_k
+from ..mining import (
     batch_hard,
     distance_weighted_negatives,
     hardest_negatives,
@@ -276,9 +276,9 @@ def train_embedding(
     Each step draws a PK batch (``p`` classes x ``k`` samples, :func:`solutions.pk_batches`),
     computes ``pairwise_distances`` of its embeddings, asks ``miner`` for triplets and takes
     an Adam step on ``triplet_margin_loss``. With a ``memory`` (a
-    :class:`solutions.memory_bank.CrossBatchMemory`), from step ``memory_start`` on the
+    :class:`solutions.experiments.memory_bank.CrossBatchMemory`), from step ``memory_start`` on the
     batch's anchors are mined against the batch and the stored embeddings with
-    ``memory_miner`` (see :func:`solutions.memory_bank.memory_triplets`) instead of
+    ``memory_miner`` (see :func:`solutions.experiments.memory_bank.memory_triplets`) instead of
     ``miner``, and every batch is enqueued after its step. ``augment(x_batch, generator)``
     may alter each batch's inputs (e.g. :meth:`DigitSplit.redraw_nuisance`). Seeded by ``seed`` (model init and batches); runs on
     ``x``'s device. Returns the trained model (train mode) and its :class:`History`.

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import _checks
-from .distances import pairwise_distances
+from .. import _checks
+from ..distances import pairwise_distances
 
 Triplets = tuple[Tensor, Tensor, Tensor]
 
