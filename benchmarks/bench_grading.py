@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader import build  # noqa: E402
-from grader.assignments import ASSIGNMENTS  # noqa: E402
+from grader.nbgrader.assignments import ASSIGNMENTS  # noqa: E402
 
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 

@@ -13,12 +13,13 @@ import sys
 
 COMMANDS = (
     "grader.demo",
-    "grader.classrun",
+    "grader.secret",
+    "grader.classrun.command",
     "grader.selfcheck",
-    "grader.build",
+    "grader.nbgrader.build",
     "grader.quiz.cli",
-    "grader.export_gradescope",
-    "grader.export_canvas",
+    "grader.exports.gradescope",
+    "grader.exports.canvas",
 )
 
 

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from .engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
-from .registry import REGISTRY
+from grader.engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
+from grader.suites.registry import REGISTRY
 
 
 def render(result: ExerciseResult) -> str:
@@ -120,8 +120,9 @@ def check(exercise_id: str, fn: Callable, device: str | None = None, examples: i
 
 
 def _command(args: argparse.Namespace) -> int:
-    from . import grading, submissions
-    from .classrun import resolve_device
+    from grader.grading import pipeline as grading
+    from grader.grading import submissions
+    from grader.classrun.command import resolve_device
 
     if args.exercise not in REGISTRY:
         print(f"hnm check: unknown exercise {args.exercise!r}; known: {', '.join(REGISTRY)}", file=sys.stderr)
@@ -136,7 +137,7 @@ def _command(args: argparse.Namespace) -> int:
         print(message)
     ex = doc["exercises"][args.exercise]
     result = ExerciseResult(args.exercise, message=ex.get("message", ""))
-    from .engine import PropertyResult
+    from grader.engine import PropertyResult
 
     result.properties = [PropertyResult(**p) for p in ex["properties"]]
     print(render(result))

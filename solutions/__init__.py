@@ -7,7 +7,7 @@ Every function validates its input and raises ``ValueError`` naming the bad argu
 from .batches import pk_batches
 from .distances import pairwise_distances
 from .losses import contrastive_loss, triplet_margin_loss
-from .metrics import active_triplet_fraction, collapse_ratio, mean_pairwise_distance, recall_at_k
+from .metrics import active_triplet_fraction, collapse_ratio, map_at_r, mean_pairwise_distance, recall_at_k
 from .mining import (
     batch_hard,
     distance_weighted_negatives,
@@ -27,6 +27,7 @@ __all__ = [
     "distance_weighted_negatives",
     "distance_weights",
     "hardest_negatives",
+    "map_at_r",
     "mean_pairwise_distance",
     "nms",
     "ohem_loss",

@@ -73,3 +73,39 @@ def collapse_ratio(embeddings: Tensor, reference: float) -> float:
     """
     ref = _checks.positive_number("reference", reference)
     return mean_pairwise_distance(embeddings) / ref
+
+
+def map_at_r(embeddings: Tensor, labels: Tensor) -> float:
+    """Leave-one-out MAP@R by Euclidean distance (Musgrave, Belongie & Lim, ECCV 2020).
+
+    For a query with ``R`` other samples of its label, rank the other samples by distance and
+    keep the first ``R``; its average precision is ``(1/R) * sum_{i<=R} P(i) * rel(i)``, where
+    ``rel(i)`` says whether the ``i``-th retrieved sample has the query's label and ``P(i)`` is
+    the precision of the first ``i``. Unlike Recall@1, it rewards putting *all* of a class
+    close, not only one sample. Ties in distance are ranked in the query's favour (same-label
+    samples first), so the value depends only on distances and labels, not on sample order.
+    Queries whose label occurs once are left out; NaN when no query is left. A Python float.
+    """
+    x = _checks.floating("embeddings", embeddings, 2)
+    lab = _checks.labels(labels, x.shape[0])
+    b = x.shape[0]
+    with torch.no_grad():
+        pos = _masks.positive_mask(lab.to(x.device))
+        r = pos.sum(dim=1)
+        queries = r > 0
+        if b < 2 or not bool(queries.any()):
+            return float("nan")
+        d = pairwise_distances(x).double()
+        eye = torch.eye(b, dtype=torch.bool, device=x.device)
+        d = d.masked_fill(eye, float("inf"))
+        d, pos, r = d[queries], pos[queries], r[queries]
+        # Relevant first, then a stable sort by distance: ties go to the same-label samples.
+        first = torch.argsort((~pos).to(torch.int8), dim=1, stable=True)
+        order = first.gather(1, torch.argsort(d.gather(1, first), dim=1, stable=True))
+        width = int(r.max())
+        rel = pos.gather(1, order[:, :width]).double()
+        rank = torch.arange(1, width + 1, device=x.device, dtype=torch.float64)
+        precision = rel.cumsum(dim=1) / rank
+        within = rank[None, :] <= r[:, None]
+        ap = (precision * rel * within).sum(dim=1) / r.double()
+        return float(ap.mean())

@@ -125,3 +125,23 @@ def recall_at_k(x, labels, ks):
             # every neighbour at distance <= the k-th distance may be among the k nearest
             hits[k].append(any(lab[j] == lab[q] and d[q][j] <= kth for j in others))
     return {k: (sum(h) / len(h) if h else float("nan")) for k, h in hits.items()}
+
+
+def map_at_r(x: torch.Tensor, labels: torch.Tensor) -> float:
+    """MAP@R by loops: rank the other samples by (distance, different label), keep R."""
+    lab = labels.tolist()
+    d = torch.cdist(x.double(), x.double()).tolist()
+    aps = []
+    for q in range(len(lab)):
+        others = [j for j in range(len(lab)) if j != q]
+        r = sum(lab[j] == lab[q] for j in others)
+        if r == 0:
+            continue
+        ranked = sorted(others, key=lambda j: (d[q][j], lab[j] != lab[q]))[:r]
+        hits, total = 0, 0.0
+        for i, j in enumerate(ranked, start=1):
+            if lab[j] == lab[q]:
+                hits += 1
+                total += hits / i
+        aps.append(total / r)
+    return sum(aps) / len(aps) if aps else float("nan")

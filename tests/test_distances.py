@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import solutions as S
-from grader.strategies import embeddings
+from grader.suites.strategies import embeddings
 
 from . import oracles
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import classrun, cli, executors, submissions
+from grader.classrun import command as classrun
+
+from grader import cli
+
+from grader.classrun import executors
+
+from grader.grading import submissions
 
 pytestmark = pytest.mark.xdist_group("classruns")  # see tests/test_grader_sandbox.py
 

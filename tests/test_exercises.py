@@ -7,8 +7,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import build, classrun
-from grader.assignments import ASSIGNMENTS
+from grader.nbgrader import build
+
+from grader.classrun import command as classrun
+from grader.nbgrader.assignments import ASSIGNMENTS
 
 pytestmark = pytest.mark.xdist_group("classruns")  # see tests/test_grader_sandbox.py
 
@@ -99,7 +101,7 @@ def test_nbgrader_round_trip_and_trusted_regrading(tmp_path):
     docs = classrun.run(course / "submitted", tmp_path / "out", workers=1, device="cpu", resume=False,
                         examples=100, assignment=assignment)
     assert {d["student"]: d["total"] for d in docs} == scores
-    from grader.gradebook import write_scores
+    from grader.nbgrader.gradebook import write_scores
 
     assert write_scores(course, assignment, docs) == 6
     shutil.move(course / "grades.csv", tmp_path / "autograde.csv")

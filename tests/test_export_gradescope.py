@@ -119,12 +119,12 @@ def test_the_archive(archive, tmp_path):
         run = z.read("run_autograder").decode()
         config = json.loads(z.read("hnm-autograder.json"))
     assert names[:2] == ["setup.sh", "run_autograder"] and modes["setup.sh"] == modes["run_autograder"] == 0o755
-    assert {"hnm/pyproject.toml", "hnm/grader/worker.py", "hnm/grader/grading.py", "hnm/solutions/__init__.py"} <= set(names)
+    assert {"hnm/pyproject.toml", "hnm/grader/sandbox/worker.py", "hnm/grader/grading/pipeline.py", "hnm/solutions/__init__.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/." in n]
     assert config == {"examples": EXAMPLES, "assignment": ASSIGNMENT, "quiz": False, "user": "hnm-student", "device": "cpu"}
     torch_line = setup.index("pip install torch==2.13.0 --index-url")
     assert torch_line < setup.index('pip install "$SOURCE/hnm"')  # torch first, then the package
-    assert "useradd --system" in setup and "-m grader.export_gradescope --autograde" in run
+    assert "useradd --system" in setup and "-m grader.exports.gradescope --autograde" in run
     for script in ("setup.sh", "run_autograder"):
         (tmp_path / script).write_text(setup if script == "setup.sh" else run)
         assert subprocess.run(["bash", "-n", str(tmp_path / script)]).returncode == 0

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import classrun, grading, submissions
+from grader.classrun import command as classrun
+
+from grader.grading import pipeline as grading
+
+from grader.grading import submissions
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "grader" / "samples"
@@ -204,7 +208,7 @@ def test_no_process_outlives_its_worker():
 
 
 def test_the_audit_hook_is_what_stops_reference_theft():
-    from grader.sandbox import Limits
+    from grader.sandbox.parent import Limits
 
     for cheat in ("imports_reference.py", "reads_reference.py"):
         sub = submissions.single(CHEATS / cheat)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from grader.engine import ExerciseRun, LocalCaller
-from grader.registry import REGISTRY
+from grader.suites.registry import REGISTRY
 
 from .grader_variants import CORRECT, MUTANTS
 

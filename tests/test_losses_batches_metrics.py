@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import solutions as S
-from grader.strategies import embeddings, label_vectors, mining_inputs
+from grader.suites.strategies import embeddings, label_vectors, mining_inputs
 
 from . import oracles
 
@@ -108,3 +108,34 @@ def test_active_fraction_and_collapse():
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
     assert S.mean_pairwise_distance(x) == 5.0
     assert S.collapse_ratio(x * 0.1, 5.0) == pytest.approx(0.1)
+
+
+grid_points = st.integers(1, 12).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.lists(st.integers(-2, 2), min_size=2, max_size=2), min_size=n, max_size=n),
+        st.lists(st.integers(0, 3), min_size=n, max_size=n),
+    )
+)
+
+
+@given(grid_points)
+def test_map_at_r_matches_the_loop_oracle_with_exact_ties(points):
+    coords, labs = points
+    x, labels = torch.tensor(coords, dtype=torch.float64), torch.tensor(labs)
+    got, want = S.map_at_r(x, labels), oracles.map_at_r(x, labels)
+    assert (math.isnan(got) and math.isnan(want)) or math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12)
+    perm = torch.randperm(len(labs), generator=torch.Generator().manual_seed(len(labs)))
+    again = S.map_at_r(x[perm], labels[perm])
+    assert (math.isnan(got) and math.isnan(again)) or math.isclose(got, again, rel_tol=1e-12)
+
+
+def test_map_at_r_by_hand():
+    x = torch.tensor([[0.0], [1.0], [2.0], [10.0], [11.0], [3.0]])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    # label-1 queries: 3 -> (4 hit, 5 hit) AP 1; 4 -> (3 hit, 5 hit) AP 1;
+    # 5 -> R=2, ranked (2 miss, 1 miss) AP 0; label-0 queries: 0 -> (1 hit, 2 hit) AP 1;
+    # 1 -> (0 hit, 2 hit) AP 1; 2 -> (1 hit, 5 miss) AP 1/2.
+    assert math.isclose(S.map_at_r(x, labels), (1 + 1 + 0 + 1 + 1 + 0.5) / 6)
+    assert math.isnan(S.map_at_r(x, torch.arange(6)))
+    with pytest.raises(ValueError, match="labels"):
+        S.map_at_r(x, labels[:3])

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import solutions as S
-from grader.strategies import GRID_MARGINS, distance_matrices, label_vectors, mining_inputs
+from grader.suites.strategies import GRID_MARGINS, distance_matrices, label_vectors, mining_inputs
 from solutions import _masks, mining
 
 from . import oracles

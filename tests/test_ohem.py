@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import Phase, find, given, settings, strategies as st
 
 import solutions as S
-from grader.box_strategies import boxes, detection_batches, nms_inputs, select_inputs
+from grader.suites.box_strategies import boxes, detection_batches, nms_inputs, select_inputs
 from solutions import ohem
 
 from . import oracles_ohem as oracles

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import classrun, quiz
+from grader.classrun import command as classrun
+
+from grader import quiz
 from grader.quiz.generators import GENERATORS
 from grader.quiz.notebook import QuizSession
 from grader.quiz.store import Store

@@ -50,7 +50,7 @@ def _seed(*parts: object) -> int:
 
 def instantiate(entry: dict[str, Any], user: str, attempt: int) -> Question:
     if entry.get("kind") == "computed":
-        from .generators import GENERATORS
+        from grader.quiz.generators import GENERATORS
 
         prompt, choices, answer = GENERATORS[entry["generator"]](random.Random(_seed(user, attempt, entry["id"])))
     else:

@@ -8,8 +8,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import LETTERS, PASS_FRACTION, AnswerError, draw, parse_choice, score
-from .store import Store
+from grader.quiz import LETTERS, PASS_FRACTION, AnswerError, draw, parse_choice, score
+from grader.quiz.store import Store
 
 GUEST = "guest"
 
@@ -111,7 +111,7 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from .store import default_path
+    from grader.quiz.store import default_path
 
     p = subparsers.add_parser("quiz", help="the 8-question quick test (70%% to pass)")
     p.add_argument("--user", help="your name: attempts are saved only for a named user")

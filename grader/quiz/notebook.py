@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import LETTERS, PASS_FRACTION, draw, score
-from .store import Store
+from grader.quiz import LETTERS, PASS_FRACTION, draw, score
+from grader.quiz.store import Store
 
 
 class QuizSession:

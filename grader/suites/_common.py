@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from grader import codec
+from grader.sandbox import codec
 from grader.engine import Case, CheckFailed, Property
 
 
@@ -147,8 +147,8 @@ def triplets_substantive(case: Case) -> bool | None:
 
 
 def square_summary_structure(summary: Any) -> str | None:
-    """The scale summary of a floating ``[B, B]`` matrix (B = grader.scale.SIZE)."""
-    from grader.scale import SIZE
+    """The scale summary of a floating ``[B, B]`` matrix (B = grader.sandbox.scale.SIZE)."""
+    from grader.sandbox.scale import SIZE
 
     if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
         return "expected a floating tensor"

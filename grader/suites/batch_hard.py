@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import solutions
 from grader.engine import Case, Exercise, Property
-from grader.strategies import mining_inputs
+from grader.suites.strategies import mining_inputs
 
-from ._common import (
+from grader.suites._common import (
     edge_property,
     guarded,
     index_triplets,

@@ -12,12 +12,12 @@ import torch
 from hypothesis import strategies as st
 
 import solutions
-from grader import codec
-from grader.box_strategies import boxes
+from grader.sandbox import codec
+from grader.suites.box_strategies import boxes
 from grader.engine import Case, CheckFailed, Exercise, Property
 from solutions import _boxes
 
-from ._common import guarded, tensor, unchanged_property
+from grader.suites._common import guarded, tensor, unchanged_property
 
 PARAMS = ("boxes1", "boxes2")
 
@@ -216,7 +216,7 @@ def _substantive(case: Case) -> bool | None:
 
 
 def _structure(summary) -> str | None:
-    from grader.scale import IOU_SHAPE
+    from grader.sandbox.scale import IOU_SHAPE
 
     if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
         return "expected a floating tensor"

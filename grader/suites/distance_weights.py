@@ -6,11 +6,11 @@ import torch
 from hypothesis import strategies as st
 
 import solutions
-from grader import codec
+from grader.sandbox import codec
 from grader.engine import Case, CheckFailed, Exercise, Property
-from grader.strategies import distance_matrices, label_vectors
+from grader.suites.strategies import distance_matrices, label_vectors
 
-from ._common import edge_property, guarded, square_summary_structure, neg_mask, scale_property, tensor, unchanged_property
+from grader.suites._common import edge_property, guarded, square_summary_structure, neg_mask, scale_property, tensor, unchanged_property
 
 PARAMS = ("dist", "labels", "dim", "cutoff", "nonzero_loss_cutoff")
 CUTS = [(0.5, 1.4), (0.25, 2.0), (0.125, 0.5), (1.0, 1.125)]

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import torch
 
 import solutions
-from grader import codec
-from grader.box_strategies import nms_inputs
+from grader.sandbox import codec
+from grader.suites.box_strategies import nms_inputs
 from grader.engine import Case, CheckFailed, Exercise, Property
 from solutions import _boxes
 
-from ._common import guarded, tensor, unchanged_property
-from .box_iou import float64_iou, tolerance
+from grader.suites._common import guarded, tensor, unchanged_property
+from grader.suites.box_iou import float64_iou, tolerance
 
 PARAMS = ("boxes", "scores", "iou_threshold")
 inputs = nms_inputs().map(list)

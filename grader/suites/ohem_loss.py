@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 
 import solutions
-from grader import codec
-from grader.box_strategies import detection_batches
+from grader.sandbox import codec
+from grader.suites.box_strategies import detection_batches
 from grader.engine import Case, CheckFailed, Exercise, Property
 
-from ._common import guarded, inputs_unchanged, tensor
-from .ohem_select import Rules, first_problem, make_rules
+from grader.suites._common import guarded, inputs_unchanged, tensor
+from grader.suites.ohem_select import Rules, first_problem, make_rules
 
 PARAMS = ("logits", "targets", "image_ids", "per_image", "boxes", "nms_iou", "ignore_index")
 

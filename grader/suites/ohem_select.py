@@ -19,11 +19,11 @@ import torch
 from hypothesis import strategies as st
 
 import solutions
-from grader.box_strategies import select_inputs
+from grader.suites.box_strategies import select_inputs
 from grader.engine import Case, Exercise, Property
 
-from ._common import guarded, unchanged_property
-from .nms import (
+from grader.suites._common import guarded, unchanged_property
+from grader.suites.nms import (
     Overlaps,
     ahead,
     fmt,

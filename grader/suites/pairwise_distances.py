@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import solutions
 from grader.engine import Case, Exercise, Property
-from grader.strategies import embeddings
+from grader.suites.strategies import embeddings
 
-from ._common import edge_property, guarded, square_summary_structure, scale_property, tensor, unchanged_property
+from grader.suites._common import edge_property, guarded, square_summary_structure, scale_property, tensor, unchanged_property
 
 PARAMS = ("embeddings", "squared")
 
@@ -68,7 +68,7 @@ def _true_squared(x: torch.Tensor) -> torch.Tensor:
 def shape_dtype_device(case: Case) -> str | None:
     """A [B, B] tensor in the input's dtype, on the input's device."""
     d = _matrix(case)
-    from grader import codec
+    from grader.sandbox import codec
 
     if d.dtype != case.args[0].dtype:
         return f"expected dtype {case.args[0].dtype}, got {d.dtype}"

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import solutions
 from grader.engine import Case, Exercise, Property
-from grader.strategies import GRID_MARGINS, mining_inputs
+from grader.suites.strategies import GRID_MARGINS, mining_inputs
 
-from ._common import (
+from grader.suites._common import (
     edge_property,
     guarded,
     index_triplets,

@@ -10,8 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import executors, report, submissions
-from .engine import DEFAULT_EXAMPLES
+from grader.classrun import executors
+
+from grader.reports import grades as report
+
+from grader.grading import submissions
+from grader.engine import DEFAULT_EXAMPLES
 
 
 def resolve_device(device: str) -> str:
@@ -26,17 +30,6 @@ def resolve_device(device: str) -> str:
             raise SystemExit("hnm grade: --device cuda was asked for, but no CUDA device is available")
     return device
 
-
-def _grade_one(student: str, path: str, files: list[str], device: str, examples: int,
-               only: tuple[str, ...] | None) -> dict[str, Any]:
-    """Pool task: runs in a trusted grading process (which starts the sandboxed worker)."""
-    import torch
-
-    from . import grading
-
-    torch.set_num_threads(1)
-    sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in files))
-    return grading.grade(sub, device=device, examples=examples, only=only)
 
 
 class Progress:
@@ -64,11 +57,11 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
     assignment's exercises, from files under a folder of that name where there is one.
     ``executor`` is ``"local"`` (a pool of ``workers`` processes) or ``"dask"`` (a Dask
     cluster: ``scheduler``'s, else a LocalCluster of ``workers`` workers); see
-    ``grader.executors``."""
+    ``grader.classrun.executors``."""
     subs = submissions.discover(root)
     only = None
     if assignment:
-        from .gradebook import exercises_of
+        from grader.nbgrader.gradebook import exercises_of
 
         only = exercises_of(assignment)
         subs = [submissions.restrict(s, assignment) for s in subs]
@@ -127,7 +120,7 @@ def _command(args: argparse.Namespace) -> int:
         docs = run(Path(args.submissions), Path(args.out), args.workers, resolve_device(args.device),
                    args.resume, args.examples, args.assignment, args.executor, args.scheduler)
         if args.gradebook:
-            from .gradebook import write_scores
+            from grader.nbgrader.gradebook import write_scores
 
             n = write_scores(Path(args.gradebook), args.assignment, docs)
             print(f"wrote {n} scores into the nbgrader gradebook of {args.gradebook}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """The sandboxed worker: runs student code in a child process, never in the grader.
 
-Started by :class:`grader.sandbox.Worker` as ``python -m grader.worker``. It reads
+Started by :class:`grader.sandbox.parent.Worker` as ``python -m grader.sandbox.worker``. It reads
 length-prefixed JSON requests on its original stdin and answers on its original
 stdout; before any student code runs, file descriptors 0-2 are pointed away from those
 pipes (student output goes to a size-limited file), resource limits are applied and
@@ -70,7 +70,9 @@ class Session:
     def __init__(self, device: str):
         import torch
 
-        from grader import codec, scale
+        from grader.sandbox import codec
+
+        from grader.sandbox import scale
 
         self.torch, self.codec, self.scale_inputs, self.device = torch, codec, scale, device
         self.namespace: dict = {"__name__": "submission", "__builtins__": __builtins__}
@@ -218,7 +220,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _student_traceback() -> str:
-    frames = [f for f in traceback.extract_tb(sys.exc_info()[2]) if not f.filename.endswith("grader/worker.py")]
+    frames = [f for f in traceback.extract_tb(sys.exc_info()[2]) if not f.filename.endswith("grader/sandbox/worker.py")]
     return "".join(traceback.format_list(frames[-5:]))[-2000:]
 
 
@@ -242,7 +244,7 @@ def main() -> int:
     torch.set_num_threads(1)
     if args.device == "cuda":
         torch.cuda.init()  # before the audit hook: CUDA's lazy set-up may load libraries
-    from grader import codec
+    from grader.sandbox import codec
 
     session = Session(args.device)  # loads what it needs now: importing grader is refused later
     if not args.no_isolation:

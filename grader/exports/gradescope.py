@@ -8,9 +8,9 @@ The archive holds, at its root (Gradescope's autograder specification):
   ``grader/``, ``solutions/``), creates the unprivileged account that runs student code,
   and deletes the shipped source (the installed copy is what runs).
 - ``run_autograder``: run, as root, for every submission. It calls
-  ``python -m grader.export_gradescope --autograde /autograder``, which grades the files in
+  ``python -m grader.exports.gradescope --autograde /autograder``, which grades the files in
   ``/autograder/submission`` with the same out-of-process grader as ``hnm grade``
-  (:func:`grader.grading.grade`) and writes ``/autograder/results/results.json``: one test
+  (:func:`grader.grading.pipeline.grade`) and writes ``/autograder/results/results.json``: one test
   per property, the total, the execution time and, when the submission cannot be read, a
   top-level message saying why.
 - ``hnm-autograder.json``: the settings chosen at export (examples, assignment, quiz,
@@ -72,7 +72,7 @@ def register(subparsers) -> None:
     p = export_formats(subparsers).add_parser(
         "gradescope", help="a Gradescope autograder archive (setup.sh + run_autograder) running this grader")
     p.add_argument("out", metavar="OUT.zip", help="the archive to write")
-    from .engine import DEFAULT_EXAMPLES
+    from grader.engine import DEFAULT_EXAMPLES
 
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="Hypothesis examples per property")
     p.add_argument("--assignment", help="grade only this assignment's exercises (e.g. ps1_distances_semi_hard)")
@@ -106,13 +106,13 @@ def build_archive(out: Path, *, examples: int = 100, assignment: str | None = No
                   user: str = DEFAULT_USER, torch_pin: str = TORCH_PIN, torch_index: str = TORCH_INDEX,
                   source: Path | None = None) -> dict[str, Any]:
     """Write the archive (deterministically: same inputs, same bytes); returns a summary."""
-    from . import quiz as quiz_module
-    from .registry import REGISTRY
+    from grader import quiz as quiz_module
+    from grader.suites.registry import REGISTRY
 
     if examples < 1:
         raise ValueError("--examples must be at least 1")
     exercises = _exercises(assignment)
-    source = Path(source) if source else Path(__file__).resolve().parents[1]
+    source = Path(source) if source else Path(__file__).resolve().parents[2]
     if not (source / "pyproject.toml").is_file() or not all((source / p).is_dir() for p in _SOURCE_PACKAGES):
         raise ValueError(f"{source} is not the course's source checkout (pyproject.toml, grader/, solutions/); "
                          "pass --source DIR")
@@ -152,11 +152,11 @@ def build_archive(out: Path, *, examples: int = 100, assignment: str | None = No
 
 
 def _exercises(assignment: str | None) -> tuple[str, ...]:
-    from .registry import REGISTRY
+    from grader.suites.registry import REGISTRY
 
     if not assignment:
         return tuple(REGISTRY)
-    from .gradebook import exercises_of
+    from grader.nbgrader.gradebook import exercises_of
 
     return exercises_of(assignment)
 
@@ -182,7 +182,7 @@ python3 -m venv "$VENV"
 # torch first, pinned (the CPU build): nothing installed after it can pull another build.
 "$VENV/bin/python" -m pip install {shlex.quote(torch_pin)}{index}
 "$VENV/bin/python" -m pip install "$SOURCE/hnm"
-"$VENV/bin/python" -c 'import grader.export_gradescope, grader.worker, solutions'
+"$VENV/bin/python" -c 'import grader.exports.gradescope, grader.sandbox.worker, solutions'
 {account}
 # Student code never needs the course's source; the installed copy is what runs.
 rm -rf "$SOURCE/hnm"
@@ -198,7 +198,7 @@ ROOT="${HNM_GRADESCOPE_ROOT:-/autograder}"
 PYTHON="${HNM_GRADESCOPE_PYTHON:-""" + VENV + """/bin/python}"
 mkdir -p "$ROOT/results"
 cd "$ROOT"
-"$PYTHON" -I -m grader.export_gradescope --autograde "$ROOT"
+"$PYTHON" -I -m grader.exports.gradescope --autograde "$ROOT"
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
     printf '{"score": 0.0, "output": "The autograder could not run (exit status %s), so your submission was not graded. Please tell your instructor.", "tests": []}\\n' "$status" > "$ROOT/results/results.json"
@@ -210,7 +210,7 @@ exit "$status"
 # --------------------------------------------------------------------------- grading
 def autograde(root: Path) -> int:
     """Grade ``root/submission`` and write ``root/results/results.json``; 0 unless the grader failed."""
-    from . import report
+    from grader.reports import grades as report
 
     start = time.monotonic()
     results = Path(root) / "results" / "results.json"
@@ -256,7 +256,7 @@ def _student_id(root: Path) -> str:
 
 
 def _submission(root: Path, student: str):
-    from . import submissions
+    from grader.grading import submissions
 
     folder = root / "submission"
     files: tuple[Path, ...] = ()
@@ -271,7 +271,7 @@ def _submission(root: Path, student: str):
 
 def _problem(sub) -> str | None:
     """Why the submission cannot be read, in words for the student, or None."""
-    from . import submissions
+    from grader.grading import submissions
 
     if not sub.path.is_dir():
         return "no files were received."
@@ -287,7 +287,8 @@ def _problem(sub) -> str | None:
 
 
 def _grade(root: Path, config: dict[str, Any], start: float) -> dict[str, Any]:
-    from . import grading, submissions
+    from grader.grading import pipeline as grading
+    from grader.grading import submissions
 
     exercises = _exercises(config.get("assignment"))
     sub = _submission(root, _student_id(root))
@@ -301,7 +302,7 @@ def _grade(root: Path, config: dict[str, Any], start: float) -> dict[str, Any]:
             unprivileged_python(config.get("user") or "", workdir)
         print(note)
         if python:
-            sys.executable = python  # grader.sandbox starts each worker as `sys.executable -I -m grader.worker`
+            sys.executable = python  # grader.sandbox.parent starts each worker as `sys.executable -I -m grader.sandbox.worker`
         doc = grading.grade(sub, device=config.get("device", "cpu"), examples=int(config["examples"]), only=exercises)
     finally:
         sys.executable = saved
@@ -346,13 +347,13 @@ def unprivileged_python(user: str, workdir: Path) -> tuple[str | None, str]:
     for prefix, netns in candidates:
         wrapper.write_text(
             "#!/bin/sh\n"
-            "# Starts one sandboxed grading worker as the unprivileged account (grader.export_gradescope).\n"
+            "# Starts one sandboxed grading worker as the unprivileged account (grader.exports.gradescope).\n"
             f"{shlex.quote(chown)} {uid}:{gid} . || exit 70\n"
             f"exec {' '.join(shlex.quote(a) for a in prefix)} {shlex.quote(sys.executable)} \"$@\"\n")
         wrapper.chmod(0o700)
         probe = Path(tempfile.mkdtemp(prefix="hnm-probe-"))
         try:
-            ran = subprocess.run([str(wrapper), "-I", "-c", "import os, grader.worker; print(os.geteuid())"],
+            ran = subprocess.run([str(wrapper), "-I", "-c", "import os, grader.sandbox.worker; print(os.geteuid())"],
                                  cwd=probe, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired):
             continue
@@ -368,8 +369,8 @@ def unprivileged_python(user: str, workdir: Path) -> tuple[str | None, str]:
 def results_document(doc: dict[str, Any], exercises: tuple[str, ...], quiz: bool, elapsed: float,
                      problem: str | None = None, examples: int | None = None) -> dict[str, Any]:
     """Gradescope's results.json for one grading document (see Gradescope's specification)."""
-    from . import quiz as quiz_module
-    from .registry import REGISTRY
+    from grader import quiz as quiz_module
+    from grader.suites.registry import REGISTRY
 
     tests = []
     for i, ex_id in enumerate(exercises, 1):
@@ -425,7 +426,7 @@ def results_document(doc: dict[str, Any], exercises: tuple[str, ...], quiz: bool
 
 
 def _property_output(p: dict[str, Any], rule: str, hidden: bool) -> str:
-    from .report import _pretty
+    from grader.reports.feedback import _pretty
 
     parts = [f"**Rule:** {_md(rule)}" if rule else ""]
     parts.append("Passed." if p["passed"] else f"**Failed:** {_md(p['message'])}")
@@ -468,7 +469,7 @@ def _block(text: str, limit: int = 4000) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m grader.export_gradescope")
+    ap = argparse.ArgumentParser(prog="python -m grader.exports.gradescope")
     ap.add_argument("--autograde", metavar="ROOT", required=True,
                     help="Gradescope's /autograder folder: grade submission/, write results/results.json")
     args = ap.parse_args(argv)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import submissions
-from .engine import DEFAULT_EXAMPLES, ExerciseRun, WorkerCaller, zero
-from .registry import REGISTRY
-from .sandbox import Limits, Worker
+from grader.grading import submissions
+from grader.engine import DEFAULT_EXAMPLES, ExerciseRun, WorkerCaller, zero
+from grader.suites.registry import REGISTRY
+from grader.sandbox.parent import Limits, Worker
 
 
 def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
@@ -60,7 +60,7 @@ def grade_quiz(sub: submissions.Submission) -> dict[str, Any] | None:
     """Score the quiz answers a submission carries (the student's attempt 1), or None.
 
     One point per correct answer; malformed answers score 0 with the reason."""
-    from . import quiz
+    from grader import quiz
 
     try:
         answers = submissions.quiz_answers(sub)

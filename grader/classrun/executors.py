@@ -1,10 +1,10 @@
 """Where ``hnm grade`` runs its grading processes: a local pool or a Dask cluster.
 
 Both executors take the same jobs (one per submission) and yield ``(job, results
-document)`` pairs as grading finishes, in any order; the caller (``grader.classrun``)
+document)`` pairs as grading finishes, in any order; the caller (``grader.classrun.command``)
 writes each result as it arrives, so ``--resume`` behaves the same whichever runs.
-Each job runs :func:`grader.classrun._grade_one`, a trusted grading process that starts
-the sandboxed worker processes holding the student's code (``grader.grading.grade``):
+Each job runs :func:`grade_job`, a trusted grading process that starts
+the sandboxed worker processes holding the student's code (``grader.grading.pipeline.grade``):
 on a Dask worker exactly as in the local pool.
 
 - ``local``: one process grading in turn (``workers <= 1``) or a pool of ``workers``
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from . import submissions
+from grader.grading import submissions
 
 KINDS = ("local", "dask")
 
@@ -45,7 +45,7 @@ class Job:
     only: tuple[str, ...] | None = None
 
     def args(self) -> tuple:
-        """The arguments of :func:`grader.classrun._grade_one` (plain, picklable data)."""
+        """The arguments of :func:`grade_job` (plain, picklable data)."""
         sub = self.sub
         return (sub.student, str(sub.path), [str(f) for f in sub.files], self.device, self.examples, self.only)
 
@@ -78,10 +78,16 @@ def make(kind: str = "local", workers: int = 2, scheduler: Any = None) -> Execut
     raise ValueError(f"unknown executor {kind!r}; known: {', '.join(KINDS)}")
 
 
-def _grade_one(*args) -> dict[str, Any]:
-    from .classrun import _grade_one as grade_one  # the one definition of a grading task
+def grade_job(student: str, path: str, files: list[str], device: str, examples: int,
+               only: tuple[str, ...] | None) -> dict[str, Any]:
+    """Pool task: runs in a trusted grading process (which starts the sandboxed worker)."""
+    import torch
 
-    return grade_one(*args)
+    from grader.grading import pipeline
+
+    torch.set_num_threads(1)
+    sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in files))
+    return pipeline.grade(sub, device=device, examples=examples, only=only)
 
 
 # --------------------------------------------------------------------------- local pool
@@ -98,11 +104,9 @@ class LocalExecutor(Executor):
         # same path, so the files are byte-identical whatever the number of workers.
         import multiprocessing
 
-        from .classrun import _grade_one as grade_one  # by reference, as before: picklable
-
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, self.workers), mp_context=context) as pool:
-            pending = {pool.submit(grade_one, *job.args()): job for job in jobs}
+            pending = {pool.submit(grade_job, *job.args()): job for job in jobs}
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -145,7 +149,7 @@ def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], sin
     except (OSError, ValueError):
         same = False
     if same:
-        return _grade_one(*args)
+        return grade_job(*args)
     with tempfile.TemporaryDirectory(prefix="hnm-submission-") as tmp:
         root = Path(tmp) if single_file else Path(tmp) / Path(path).name
         root.mkdir(parents=True, exist_ok=True)
@@ -158,7 +162,7 @@ def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], sin
         base = Path(path).parent if single_file else Path(path)
         copy = root / Path(path).name if single_file else root
         copied = [str(root / Path(f).relative_to(base)) for f in names]
-        return _grade_one(student, str(copy), copied, device, examples, only)
+        return grade_job(student, str(copy), copied, device, examples, only)
 
 
 class DaskExecutor(Executor):

@@ -1,6 +1,6 @@
 """The exercise notebooks, as data: one assignment per notebook, one exercise per function.
 
-``grader.build`` turns these into nbgrader source notebooks (the instructor masters) and,
+``grader.nbgrader.build`` turns these into nbgrader source notebooks (the instructor masters) and,
 through ``nbgrader generate_assignment``, into the student notebooks. A solution cell's
 answer is the reference itself (``solutions``), imported inside the solution region, so
 the masters can never drift from the references and the student copies hold no solution.

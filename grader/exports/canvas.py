@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .export_gradescope import export_formats
+from grader.exports.gradescope import export_formats
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_POSSIBLE = "    Points Possible"  # as Canvas writes it in its own export
@@ -192,7 +192,7 @@ def _num(x: float) -> str:
 
 def export(grades_path: Path, roster_path: Path, assignment: str, out: Path, stderr=None) -> dict[str, int]:
     """Write the Canvas CSV; report mismatches on ``stderr`` (default sys.stderr); return counts."""
-    from .report import atomic_write
+    from grader.reports.grades import atomic_write
 
     stderr = stderr or sys.stderr
 

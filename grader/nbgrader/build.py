@@ -1,7 +1,7 @@
 """``hnm build``: regenerate the instructor masters and the student notebooks.
 
 Masters (nbgrader source notebooks) are written to ``exercises/source/<name>/<name>.ipynb``
-from :mod:`grader.assignments`; the student notebooks ``exercises/<name>.ipynb`` are what
+from :mod:`grader.nbgrader.assignments`; the student notebooks ``exercises/<name>.ipynb`` are what
 real ``nbgrader generate_assignment`` makes of them. ``hnm nbgrader-course DIR`` sets up an
 instructor's nbgrader course holding the masters.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import nbformat
 
-from .assignments import ASSIGNMENTS, SETUP, Assignment, Exercise
-from .registry import REGISTRY
+from grader.nbgrader.assignments import ASSIGNMENTS, SETUP, Assignment, Exercise
+from grader.suites.registry import REGISTRY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CELL_TIMEOUT = 300
 
 CONFIG = '''# nbgrader configuration for the hard negative mining course (written by `hnm nbgrader-course`).

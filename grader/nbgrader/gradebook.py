@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .assignments import ASSIGNMENTS
+from grader.nbgrader.assignments import ASSIGNMENTS
 
 
 def exercises_of(assignment: str) -> tuple[str, ...]:

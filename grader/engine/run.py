@@ -1,310 +1,45 @@
-"""Property engine: runs an exercise's properties against a submission and scores them.
-
-The trusted parent draws inputs with Hypothesis (fixed seed, no database, no deadline),
-computes the reference output itself, asks a *caller* for the student's output (a
-sandboxed worker, or in-process for notebook self-checks), and decides. The last
-failing example Hypothesis replays is its minimal (shrunk) one, which is what the
-report shows. Student outputs are cached per input, so properties that draw the same
-examples cost one student call each.
+"""Grading one exercise of one submission: Hypothesis draws inputs (fixed seed, no
+database, no deadline), the reference gives the expected output, a caller gives the
+student's, and each property's check decides. The last failing example Hypothesis replays
+is its minimal (shrunk) one, which is what the report shows. Student outputs are cached per
+input, so properties that draw the same examples cost one student call each.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.strategies import SearchStrategy
 
-from . import codec
-from .sandbox import WorkerFailure
+from grader.engine.callers import Caller
+from grader.engine.model import (
+    DEFAULT_EXAMPLES,
+    SCALE_FACTOR,
+    SCALE_FLOOR,
+    SEED,
+    Case,
+    Exercise,
+    ExerciseResult,
+    Hang,
+    Property,
+    PropertyResult,
+    Reply,
+    StudentError,
+    zero,
+)
+from grader.sandbox import codec
 
-SEED = 20261128
-DEFAULT_EXAMPLES = 100
-SCALE_FACTOR = 10.0  # student time budget = max(SCALE_FACTOR x reference, SCALE_FLOOR)
-SCALE_FLOOR = 2.0
-
-
-class CheckFailed(Exception):
-    """Raised by helpers inside a check: the message is the student's feedback."""
-
-
-class StudentError(Exception):
-    """The student's function raised (or returned something unusable) on one input."""
-
-    def __init__(self, message: str):
-        super().__init__(_canonical(message))
-
-
-def _canonical(message: str) -> str:
-    """The same failure must read the same on every run: no addresses, and one wording for
-    running out of memory (which allocation fails first can depend on the process's history)."""
-    import re
-
-    if re.search(r"can't allocate memory|out of memory|MemoryError|Cannot allocate memory", message):
-        return "raised an out-of-memory error (the worker may use 4 GiB): the result must fit in O(B^2) memory"
-    return re.sub(r"0x[0-9a-fA-F]+", "0x...", message)
-
-
-class Hang(Exception):
-    """The worker hung or crashed: the rest of this exercise is not run."""
-
-
-@dataclass(frozen=True)
-class Case:
-    """One example as a check sees it. ``args`` are the positional inputs (CPU tensors)."""
-
-    args: list
-    actual: Any
-    expected: Any
-    mutated: tuple[int, ...] = ()
-    grad: Any = None
-    device: str = "cpu"  # where the student's function ran (outputs must stay there)
-
-
-@dataclass(frozen=True)
-class Property:
-    name: str
-    points: float
-    description: str
-    strategy: SearchStrategy | None = None
-    check: Callable[[Case], str | None] | None = None
-    visibility: str = "visible"
-    grad_wrt: int | None = None  # also ask for d(sum(out * upstream)) / d(args[grad_wrt])
-    upstream: Callable[[list, Any], torch.Tensor] | None = None
-    scale: bool = False
-    edge: bool = False  # an exception fails this property on any input, not only on ordinary ones
-
-
-@dataclass(frozen=True)
-class Exercise:
-    id: str
-    reference: Callable
-    params: tuple[str, ...]
-    defaults: dict[str, Any]
-    properties: tuple[Property, ...]
-    structure: Callable[[Any], str | None]  # checks a scale summary (see grader.scale.describe)
-    ordinary: Callable[[list], bool] = lambda args: True  # inputs every rule property may fail on
-    # Whether the student's answer on one example says anything (None: the example cannot
-    # tell, e.g. the reference's answer is empty). A rule earns nothing from answers that
-    # are empty or all-zero on most examples, where it would hold vacuously.
-    substantive: Callable[[Case], bool | None] = lambda case: None
-    summary: str = ""
-
-    @property
-    def max_score(self) -> float:
-        return float(sum(p.points for p in self.properties))
-
-    def signature_text(self) -> str:
-        parts = [f"{p}={self.defaults[p]!r}" if p in self.defaults else p for p in self.params]
-        return f"{self.id}({', '.join(parts)})"
-
-
-@dataclass
-class Reply:
-    value: Any = None
-    mutated: tuple[int, ...] = ()
-    grad: Any = None
-
-
-# ------------------------------------------------------------------------------ callers
-class Caller:
-    """How the engine reaches the student's functions."""
-
-    device = "cpu"
-
-    def signature(self, fn: str) -> list | None: ...
-
-    def call(self, fn: str, args: list, grad_wrt: int | None, upstream: Any) -> Reply: ...
-
-    def scale(self, fn: str, exercise: str, seed_: int, timeout: float) -> Any: ...
-
-
-class WorkerCaller(Caller):
-    """Calls into a sandboxed worker; a dead worker is replaced and the code reloaded."""
-
-    def __init__(self, worker, cells: list[tuple[str, str]]):
-        self.worker, self.cells, self.device = worker, cells, worker.device
-        self.load_report: dict | None = None
-
-    def _ensure(self) -> None:
-        if self.worker.proc is None:
-            self.worker.start()
-            reply = self.worker.request({"op": "load", "cells": self.cells}, timeout=self.worker.limits.load_seconds)
-            if self.load_report is None:
-                self.load_report = reply
-
-    def load(self) -> dict:
-        try:
-            self._ensure()
-        except WorkerFailure as exc:
-            return {"ok": False, "error": f"{exc} while the submission was being loaded"}
-        return self.load_report or {}
-
-    def _request(self, message: dict, timeout: float | None = None) -> dict:
-        try:
-            self._ensure()
-            return self.worker.request(message, timeout)
-        except WorkerFailure as exc:
-            raise Hang(str(exc)) from None
-
-    def signature(self, fn: str) -> list | None:
-        reply = self._request({"op": "signature", "fn": fn})
-        return reply.get("params") if reply.get("ok") else None
-
-    def call(self, fn, args, grad_wrt, upstream) -> Reply:
-        message = {"op": "call", "fn": fn, "args": codec.encode(list(args))}
-        if grad_wrt is not None:
-            message.update(grad_wrt=grad_wrt, upstream=codec.encode(upstream))
-        reply = self._request(message)
-        if not reply.get("ok"):
-            raise StudentError(f"raised {reply.get('error', 'an error')}")
-        try:
-            value = codec.decode(reply.get("value"))
-            grad = codec.decode(reply.get("grad")) if grad_wrt is not None else None
-        except codec.Rejected as exc:
-            raise StudentError(str(exc)) from None
-        mutated = reply.get("mutated", [])
-        mutated = tuple(i for i in mutated if isinstance(i, int)) if isinstance(mutated, list) else ()
-        return Reply(value, mutated, grad)
-
-    def scale(self, fn, exercise, seed_, timeout):
-        reply = self._request({"op": "scale", "fn": fn, "exercise": exercise, "seed": seed_}, timeout=timeout)
-        if not reply.get("ok"):
-            raise StudentError(f"raised {reply.get('error', 'an error')}")
-        return reply.get("summary")
-
-
-class LocalCaller(Caller):
-    """In-process calls, for self-checks in a notebook. Outputs still go through the codec,
-    so the same strictness applies (no tensor subclasses, plain data only)."""
-
-    def __init__(self, functions: dict[str, Callable], device: str = "cpu", alarm=None, call_seconds: float = 10.0):
-        self.functions, self.device, self.alarm, self.call_seconds = functions, device, alarm, call_seconds
-
-    def _limit(self, seconds: float):
-        import contextlib
-
-        return self.alarm.limit(seconds) if self.alarm is not None else contextlib.nullcontext()
-
-    def signature(self, fn):
-        import inspect
-
-        params = inspect.signature(self.functions[fn]).parameters.values()
-        return [[p.name, p.kind.name, p.default is not inspect.Parameter.empty] for p in params]
-
-    def call(self, fn, args, grad_wrt, upstream) -> Reply:
-        # Copies: the student's function must never touch the engine's own inputs.
-        moved = [a.detach().to(self.device, copy=True) if isinstance(a, torch.Tensor) else a for a in args]
-        before = [a.clone() if isinstance(a, torch.Tensor) else None for a in moved]
-        if grad_wrt is not None:
-            moved[grad_wrt] = moved[grad_wrt].detach().requires_grad_(True)
-        try:
-            with self._limit(self.call_seconds):
-                out = self.functions[fn](*moved)
-        except TimeoutError as exc:
-            raise Hang(f"the function {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - the student's exception is the feedback
-            raise StudentError(f"raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")) from None
-        mutated = tuple(
-            i for i, (a, b) in enumerate(zip(moved, before))
-            if b is not None and (a.shape != b.shape or not torch.equal(a.detach(), b))
-        )
-        grad = None
-        if grad_wrt is not None:
-            if type(out) is torch.Tensor and out.numel() == 0:
-                grad = torch.zeros_like(moved[grad_wrt]).cpu()  # nothing to differentiate
-            elif type(out) is not torch.Tensor or not out.requires_grad:
-                grad = codec.RejectedValue("an output that is not connected to the input (no gradient)")
-            else:
-                try:
-                    (g,) = torch.autograd.grad(out, moved[grad_wrt], upstream.to(out.device, out.dtype),
-                                               allow_unused=True)
-                except Exception as exc:  # noqa: BLE001 - e.g. an output of the wrong shape
-                    raise StudentError(f"could not be differentiated: {type(exc).__name__}: {exc}") from None
-                grad = codec.decode(codec.encode(torch.zeros_like(moved[grad_wrt]) if g is None else g))
-        try:
-            value = codec.decode(codec.loads(codec.dumps(codec.encode(out))))
-        except codec.Rejected as exc:
-            raise StudentError(str(exc)) from None
-        return Reply(value, mutated, grad)
-
-    def scale(self, fn, exercise, seed_, timeout):
-        from . import scale
-
-        args = scale.make_inputs(exercise, seed_, self.device)
-        try:
-            with self._limit(timeout):
-                out = self.functions[fn](*args)
-        except TimeoutError as exc:
-            raise Hang(f"the function {exc}") from None
-        except Exception as exc:  # noqa: BLE001
-            raise StudentError(f"raised {type(exc).__name__}: {exc}") from None
-        return scale.describe(out)
-
-
-# ------------------------------------------------------------------------------ results
-@dataclass
-class PropertyResult:
-    name: str
-    score: float
-    max_score: float
-    passed: bool
-    message: str
-    counterexample: Any = None
-
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "score": self.score,
-            "max_score": self.max_score,
-            "passed": self.passed,
-            "message": self.message,
-            "counterexample": self.counterexample,
-        }
-
-
-@dataclass
-class ExerciseResult:
-    id: str
-    properties: list[PropertyResult] = field(default_factory=list)
-    message: str = ""
-
-    @property
-    def score(self) -> float:
-        return float(sum(p.score for p in self.properties))
-
-    @property
-    def max_score(self) -> float:
-        return float(sum(p.max_score for p in self.properties))
-
-    def as_dict(self) -> dict:
-        out = {"score": self.score, "max_score": self.max_score, "properties": [p.as_dict() for p in self.properties]}
-        if self.message:
-            out["message"] = self.message
-        return out
-
-
-def zero(exercise: Exercise, message: str) -> ExerciseResult:
-    """Every property of ``exercise`` scored 0 with the same message."""
-    return ExerciseResult(
-        exercise.id,
-        [PropertyResult(p.name, 0.0, float(p.points), False, message) for p in exercise.properties],
-        message,
-    )
-
-
-# ------------------------------------------------------------------------------ running
 _reference_seconds: dict[str, float] = {}
 
 
 def reference_seconds(exercise: Exercise) -> float:
     """Best of two wall times of the reference on the scale input, measured once per process."""
     if exercise.id not in _reference_seconds:
-        from . import scale
+        from grader.sandbox import scale
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -556,8 +291,6 @@ class ExerciseRun:
         return self._scale(prop)
 
     def _scale(self, prop: Property) -> PropertyResult:
-        from . import scale
-
         budget = max(SCALE_FACTOR * reference_seconds(self.exercise), SCALE_FLOOR)
         rule = f"on the large input it must finish within {SCALE_FACTOR:g}x the reference's time (at least {SCALE_FLOOR:g} s)"
         t0 = time.perf_counter()

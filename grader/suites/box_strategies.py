@@ -19,7 +19,7 @@ from fractions import Fraction
 import torch
 from hypothesis import strategies as st
 
-from .strategies import FLOAT_DTYPES
+from grader.suites.strategies import FLOAT_DTYPES
 
 BOX_DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32)
 # Thresholds that grid boxes hit exactly (IoU = p/q with small q); 0.7 is the OHEM paper's.

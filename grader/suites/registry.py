@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from .engine import Exercise
+from grader.engine import Exercise
 
 EXERCISE_IDS = (
     "pairwise_distances",

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from . import codec
+from grader.sandbox import codec
 
 MAX_REPLY_BYTES = 256 << 20
 
@@ -64,7 +64,7 @@ class Worker:
         self.stop()
         self.home = tempfile.mkdtemp(prefix="hnm-worker-")
         cmd = [
-            sys.executable, "-I", "-m", "grader.worker",
+            sys.executable, "-I", "-m", "grader.sandbox.worker",
             "--memory-mb", str(self.limits.memory_mb),
             "--cpu-seconds", str(self.limits.cpu_seconds),
             "--file-mb", str(self.limits.file_mb),

@@ -1,0 +1,153 @@
+"""How the engine reaches a student's functions: through a sandboxed worker (``hnm grade``,
+``hnm check FILE``, Gradescope) or in-process (the notebook self-check ``grader.check``).
+
+Every value a caller returns has been through the plain-data codec, so the engine's checks
+see fresh ``torch.Tensor`` objects whichever caller produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from grader.engine.model import Hang, Reply, StudentError
+from grader.sandbox import codec
+from grader.sandbox.parent import WorkerFailure
+
+class Caller:
+    """How the engine reaches the student's functions."""
+
+    device = "cpu"
+
+    def signature(self, fn: str) -> list | None: ...
+
+    def call(self, fn: str, args: list, grad_wrt: int | None, upstream: Any) -> Reply: ...
+
+    def scale(self, fn: str, exercise: str, seed_: int, timeout: float) -> Any: ...
+
+
+class WorkerCaller(Caller):
+    """Calls into a sandboxed worker; a dead worker is replaced and the code reloaded."""
+
+    def __init__(self, worker, cells: list[tuple[str, str]]):
+        self.worker, self.cells, self.device = worker, cells, worker.device
+        self.load_report: dict | None = None
+
+    def _ensure(self) -> None:
+        if self.worker.proc is None:
+            self.worker.start()
+            reply = self.worker.request({"op": "load", "cells": self.cells}, timeout=self.worker.limits.load_seconds)
+            if self.load_report is None:
+                self.load_report = reply
+
+    def load(self) -> dict:
+        try:
+            self._ensure()
+        except WorkerFailure as exc:
+            return {"ok": False, "error": f"{exc} while the submission was being loaded"}
+        return self.load_report or {}
+
+    def _request(self, message: dict, timeout: float | None = None) -> dict:
+        try:
+            self._ensure()
+            return self.worker.request(message, timeout)
+        except WorkerFailure as exc:
+            raise Hang(str(exc)) from None
+
+    def signature(self, fn: str) -> list | None:
+        reply = self._request({"op": "signature", "fn": fn})
+        return reply.get("params") if reply.get("ok") else None
+
+    def call(self, fn, args, grad_wrt, upstream) -> Reply:
+        message = {"op": "call", "fn": fn, "args": codec.encode(list(args))}
+        if grad_wrt is not None:
+            message.update(grad_wrt=grad_wrt, upstream=codec.encode(upstream))
+        reply = self._request(message)
+        if not reply.get("ok"):
+            raise StudentError(f"raised {reply.get('error', 'an error')}")
+        try:
+            value = codec.decode(reply.get("value"))
+            grad = codec.decode(reply.get("grad")) if grad_wrt is not None else None
+        except codec.Rejected as exc:
+            raise StudentError(str(exc)) from None
+        mutated = reply.get("mutated", [])
+        mutated = tuple(i for i in mutated if isinstance(i, int)) if isinstance(mutated, list) else ()
+        return Reply(value, mutated, grad)
+
+    def scale(self, fn, exercise, seed_, timeout):
+        reply = self._request({"op": "scale", "fn": fn, "exercise": exercise, "seed": seed_}, timeout=timeout)
+        if not reply.get("ok"):
+            raise StudentError(f"raised {reply.get('error', 'an error')}")
+        return reply.get("summary")
+
+
+class LocalCaller(Caller):
+    """In-process calls, for self-checks in a notebook. Outputs still go through the codec,
+    so the same strictness applies (no tensor subclasses, plain data only)."""
+
+    def __init__(self, functions: dict[str, Callable], device: str = "cpu", alarm=None, call_seconds: float = 10.0):
+        self.functions, self.device, self.alarm, self.call_seconds = functions, device, alarm, call_seconds
+
+    def _limit(self, seconds: float):
+        import contextlib
+
+        return self.alarm.limit(seconds) if self.alarm is not None else contextlib.nullcontext()
+
+    def signature(self, fn):
+        import inspect
+
+        params = inspect.signature(self.functions[fn]).parameters.values()
+        return [[p.name, p.kind.name, p.default is not inspect.Parameter.empty] for p in params]
+
+    def call(self, fn, args, grad_wrt, upstream) -> Reply:
+        # Copies: the student's function must never touch the engine's own inputs.
+        moved = [a.detach().to(self.device, copy=True) if isinstance(a, torch.Tensor) else a for a in args]
+        before = [a.clone() if isinstance(a, torch.Tensor) else None for a in moved]
+        if grad_wrt is not None:
+            moved[grad_wrt] = moved[grad_wrt].detach().requires_grad_(True)
+        try:
+            with self._limit(self.call_seconds):
+                out = self.functions[fn](*moved)
+        except TimeoutError as exc:
+            raise Hang(f"the function {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the student's exception is the feedback
+            raise StudentError(f"raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")) from None
+        mutated = tuple(
+            i for i, (a, b) in enumerate(zip(moved, before))
+            if b is not None and (a.shape != b.shape or not torch.equal(a.detach(), b))
+        )
+        grad = None
+        if grad_wrt is not None:
+            if type(out) is torch.Tensor and out.numel() == 0:
+                grad = torch.zeros_like(moved[grad_wrt]).cpu()  # nothing to differentiate
+            elif type(out) is not torch.Tensor or not out.requires_grad:
+                grad = codec.RejectedValue("an output that is not connected to the input (no gradient)")
+            else:
+                try:
+                    (g,) = torch.autograd.grad(out, moved[grad_wrt], upstream.to(out.device, out.dtype),
+                                               allow_unused=True)
+                except Exception as exc:  # noqa: BLE001 - e.g. an output of the wrong shape
+                    raise StudentError(f"could not be differentiated: {type(exc).__name__}: {exc}") from None
+                grad = codec.decode(codec.encode(torch.zeros_like(moved[grad_wrt]) if g is None else g))
+        try:
+            value = codec.decode(codec.loads(codec.dumps(codec.encode(out))))
+        except codec.Rejected as exc:
+            raise StudentError(str(exc)) from None
+        return Reply(value, mutated, grad)
+
+    def scale(self, fn, exercise, seed_, timeout):
+        from grader.sandbox import scale
+
+        args = scale.make_inputs(exercise, seed_, self.device)
+        try:
+            with self._limit(timeout):
+                out = self.functions[fn](*args)
+        except TimeoutError as exc:
+            raise Hang(f"the function {exc}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise StudentError(f"raised {type(exc).__name__}: {exc}") from None
+        return scale.describe(out)
+
+
