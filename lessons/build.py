@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ SOURCES = LESSONS / "src"
 KERNEL = "python3"
 TIMEOUT_S = 600
 EXTRAS = ("quick_test",)  # non-lesson notebooks: built like lessons, not held to the lesson checks
+REPRODUCIBLE_MATH = {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def sources() -> list[Path]:
@@ -86,6 +88,13 @@ def build(source: Path) -> nbformat.NotebookNode:
 def execute(nb: nbformat.NotebookNode, timeout: int = TIMEOUT_S) -> nbformat.NotebookNode:
     """Run ``nb`` in place with a fresh kernel, cwd ``lessons/``, headless matplotlib."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Training amplifies last-bit differences, so the kernel's math must take the same code path on
+    # every x86 machine: AVX2 kernels in MKL (conditional numerical reproducibility), ATen and oneDNN,
+    # which every x86-64 CPU of the last decade has. Measured here: on an AVX-512 AMD EPYC the
+    # forced path gives the default results; MKL's own default differs between CPU vendors.
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        for name, value in REPRODUCIBLE_MATH.items():
+            os.environ.setdefault(name, value)
     # On a fresh machine matplotlib builds its font cache on first import and says so on
     # stderr; do that here, outside the notebook, so lessons never write to stderr.
     import matplotlib.font_manager  # noqa: F401

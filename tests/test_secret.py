@@ -70,3 +70,64 @@ def test_command_line(tmp_path, capsys):
     assert "fingerprint:" in out and secret.load().decode() not in out
     assert cli.main(["secret", "init"]) == 2
     assert cli.main(["secret", "fingerprint"]) == 0
+
+
+def test_graded_runs_are_seeded_by_the_secret_and_record_only_its_fingerprint(tmp_path, monkeypatch):
+    from grader.engine import SEED
+    from grader.grading import pipeline, submissions
+
+    answer = tmp_path / "ada.py"
+    answer.write_text("def pairwise_distances(x, squared=False):\n    raise NotImplementedError\n")
+    seen = []
+
+    class Spy(pipeline.ExerciseRun):
+        def __init__(self, exercise, caller, examples, **seeds):
+            seen.append((exercise.id, seeds))
+            super().__init__(exercise, caller, examples, **seeds)
+
+    monkeypatch.setattr(pipeline, "ExerciseRun", Spy)
+    sub = submissions.single(answer)
+    key = b"s" * 32
+    public = pipeline.grade(sub, examples=3, only=("pairwise_distances",))
+    graded = pipeline.grade(sub, examples=3, only=("pairwise_distances",), secret=key)
+    assert public["seeded_by"] == "public" and graded["seeded_by"] == secret.fingerprint(key)
+    assert key.decode() not in repr(graded)
+    (_, public_seeds), (_, graded_seeds) = seen
+    assert public_seeds == {"seed": SEED, "scale_seed": SEED}
+    assert graded_seeds == {"seed": secret.derive(key, "hypothesis", "pairwise_distances"),
+                            "scale_seed": secret.derive(key, "scale", "pairwise_distances")}
+    assert len({SEED, *graded_seeds.values()}) == 3
+
+
+def test_the_gradescope_archive_carries_the_secret_only_when_given(tmp_path):
+    import zipfile
+
+    from grader.exports import gradescope
+
+    with_secret, without = tmp_path / "a.zip", tmp_path / "b.zip"
+    gradescope.build_archive(with_secret, examples=5, secret=b"t" * 32)
+    gradescope.build_archive(without, examples=5)
+    with zipfile.ZipFile(with_secret) as z:
+        info = z.getinfo(gradescope.SECRET_NAME)
+        assert z.read(info).strip() == b"t" * 32 and (info.external_attr >> 16) & 0o777 == 0o600
+    with zipfile.ZipFile(without) as z:
+        assert gradescope.SECRET_NAME not in z.namelist()
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    assert gradescope._secret(root) is None
+    (root / "source" / gradescope.SECRET_NAME).write_text("t" * 32 + "\n")
+    assert gradescope._secret(root) == b"t" * 32
+
+
+def test_resume_regrades_when_the_secret_changes(tmp_path):
+    from grader.classrun import command
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ada.py").write_text("def pairwise_distances(x, squared=False):\n    raise NotImplementedError\n")
+    out = tmp_path / "out"
+    first = command.run(subs, out, 1, "cpu", False, 2, secret=b"a" * 32)
+    again = command.run(subs, out, 1, "cpu", True, 2, secret=b"a" * 32)
+    other = command.run(subs, out, 1, "cpu", True, 2, secret=b"b" * 32)
+    assert first[0]["seeded_by"] == again[0]["seeded_by"] == secret.fingerprint(b"a" * 32)
+    assert other[0]["seeded_by"] == secret.fingerprint(b"b" * 32)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader import secret as course_secret
 from grader.classrun import executors
 
 from grader.reports import grades as report
@@ -33,10 +34,11 @@ def resolve_device(device: str) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.done, self.stream = total, 0, stream
+    def __init__(self, total: int, stream=None):
+        # Resolved at call time: a default bound at import would keep whatever sys.stderr was then.
+        self.total, self.done, self.stream = total, 0, stream or sys.stderr
         self.start = time.monotonic()
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def update(self, doc: dict[str, Any]) -> None:
         self.done += 1
@@ -52,12 +54,14 @@ class Progress:
 
 
 def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples: int,
-        assignment: str | None = None, executor: str = "local", scheduler: Any = None) -> list[dict[str, Any]]:
+        assignment: str | None = None, executor: str = "local", scheduler: Any = None,
+        secret: bytes | None = None) -> list[dict[str, Any]]:
     """Grade every submission in ``root`` into ``out``; with ``assignment``, only that
     assignment's exercises, from files under a folder of that name where there is one.
     ``executor`` is ``"local"`` (a pool of ``workers`` processes) or ``"dask"`` (a Dask
     cluster: ``scheduler``'s, else a LocalCluster of ``workers`` workers); see
-    ``grader.classrun.executors``."""
+    ``grader.classrun.executors``. ``secret`` (the course secret, see :mod:`grader.secret`) seeds
+    every graded example; without it the examples are the public ones."""
     subs = submissions.discover(root)
     only = None
     if assignment:
@@ -82,7 +86,8 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
         if resume and previous.exists() and (out / "feedback" / f"{sub.student}.html").exists():
             try:
                 doc = json.loads(previous.read_text())
-                if doc.get("submission_sha256") == digest and doc.get("examples") == examples:
+                if (doc.get("submission_sha256") == digest and doc.get("examples") == examples
+                        and doc.get("seeded_by") == course_secret.fingerprint(secret)):
                     done[sub.student] = doc
                     continue
             except (ValueError, OSError):
@@ -100,7 +105,7 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
         progress.update(doc)
 
     if todo:
-        jobs = [executors.Job(sub, digest, device, examples, only) for sub, digest in todo]
+        jobs = [executors.Job(sub, digest, device, examples, only, secret) for sub, digest in todo]
         with executors.make(executor, workers, scheduler) as pool:
             for job, doc in pool.grade(jobs):
                 finish(doc, job.digest)
@@ -117,14 +122,17 @@ def _command(args: argparse.Namespace) -> int:
         print("hnm grade: --scheduler needs --executor dask", file=sys.stderr)
         return 2
     try:
+        secret = course_secret.load(Path(args.secret) if args.secret else None)
+        if secret is None:
+            print(f"hnm grade: warning: {course_secret.PREDICTABLE_WARNING}", file=sys.stderr)
         docs = run(Path(args.submissions), Path(args.out), args.workers, resolve_device(args.device),
-                   args.resume, args.examples, args.assignment, args.executor, args.scheduler)
+                   args.resume, args.examples, args.assignment, args.executor, args.scheduler, secret)
         if args.gradebook:
             from grader.nbgrader.gradebook import write_scores
 
             n = write_scores(Path(args.gradebook), args.assignment, docs)
             print(f"wrote {n} scores into the nbgrader gradebook of {args.gradebook}", file=sys.stderr)
-    except (submissions.SubmissionError, ValueError) as exc:
+    except (submissions.SubmissionError, course_secret.SecretError, ValueError) as exc:
         print(f"hnm grade: {exc}", file=sys.stderr)
         return 2
     print(report.table(docs))
@@ -140,6 +148,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--resume", action="store_true", help="keep results of unchanged submissions already in OUT")
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="Hypothesis examples per property")
+    p.add_argument("--secret", metavar="FILE", help="the course secret that seeds graded examples (default: "
+                   "$HNM_COURSE_SECRET_FILE, $HNM_COURSE_SECRET, then the file `hnm secret init` writes)")
     p.add_argument("--assignment", help="grade only this assignment's exercises (e.g. ps1_distances_semi_hard)")
     p.add_argument("--gradebook", metavar="COURSE", help="also write the scores into this nbgrader course's gradebook")
     p.add_argument("--executor", choices=list(executors.KINDS), default="local",

@@ -43,11 +43,12 @@ class Job:
     device: str
     examples: int
     only: tuple[str, ...] | None = None
+    secret: bytes | None = None  # the course secret (travels with the job; never to a worker)
 
     def args(self) -> tuple:
         """The arguments of :func:`grade_job` (plain, picklable data)."""
         sub = self.sub
-        return (sub.student, str(sub.path), [str(f) for f in sub.files], self.device, self.examples, self.only)
+        return (sub.student, str(sub.path), [str(f) for f in sub.files], self.device, self.examples, self.only, self.secret)
 
 
 class Executor:
@@ -79,7 +80,7 @@ def make(kind: str = "local", workers: int = 2, scheduler: Any = None) -> Execut
 
 
 def grade_job(student: str, path: str, files: list[str], device: str, examples: int,
-               only: tuple[str, ...] | None) -> dict[str, Any]:
+              only: tuple[str, ...] | None, secret: bytes | None = None) -> dict[str, Any]:
     """Pool task: runs in a trusted grading process (which starts the sandboxed worker)."""
     import torch
 
@@ -87,7 +88,7 @@ def grade_job(student: str, path: str, files: list[str], device: str, examples: 
 
     torch.set_num_threads(1)
     sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in files))
-    return pipeline.grade(sub, device=device, examples=examples, only=only)
+    return pipeline.grade(sub, device=device, examples=examples, only=only, secret=secret)
 
 
 # --------------------------------------------------------------------------- local pool
@@ -142,7 +143,7 @@ def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], sin
     # Dask worker the event-loop thread uses `random` (jittered timeouts). The grader's
     # strategies draw only from Hypothesis, so the examples are the same; silence the noise.
     warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
-    student, path, names, device, examples, only = args
+    student, path, names, device, examples, only, secret = args
     sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in names))
     try:
         same = submissions.digest(sub) == digest
@@ -162,7 +163,7 @@ def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], sin
         base = Path(path).parent if single_file else Path(path)
         copy = root / Path(path).name if single_file else root
         copied = [str(root / Path(f).relative_to(base)) for f in names]
-        return grade_job(student, str(copy), copied, device, examples, only)
+        return grade_job(student, str(copy), copied, device, examples, only, secret)
 
 
 class DaskExecutor(Executor):

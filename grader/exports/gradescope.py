@@ -15,6 +15,8 @@ The archive holds, at its root (Gradescope's autograder specification):
   top-level message saying why.
 - ``hnm-autograder.json``: the settings chosen at export (examples, assignment, quiz,
   account).
+- ``hnm-course-secret`` (only with ``--secret``): the course secret that seeds the graded examples
+  (mode 0600; the archive goes to Gradescope, never to students).
 
 ``HNM_GRADESCOPE_ROOT`` (instead of ``/autograder``) and ``HNM_GRADESCOPE_PYTHON`` (instead
 of the venv's python) let a test run ``run_autograder`` outside the container;
@@ -49,6 +51,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+SECRET_NAME = "hnm-course-secret"
 CONFIG_NAME = "hnm-autograder.json"
 DEFAULT_USER = "hnm-student"
 TORCH_PIN = "torch==2.13.0"
@@ -84,14 +87,21 @@ def register(subparsers) -> None:
     p.add_argument("--torch-index-url", default=TORCH_INDEX,
                    help="package index for torch (default: PyTorch's CPU wheels; '' for pip's default index)")
     p.add_argument("--source", metavar="DIR", help="the course's source checkout (default: the one this grader runs from)")
+    p.add_argument("--secret", metavar="FILE",
+                   help="the course secret to carry into the archive (default: as for hnm grade; none: public examples)")
     p.set_defaults(handler=_command)
 
 
 def _command(args: argparse.Namespace) -> int:
+    from grader import secret as course_secret
+
     try:
+        secret = course_secret.load(Path(args.secret) if args.secret else None)
+        if secret is None:
+            print(f"hnm export gradescope: warning: {course_secret.PREDICTABLE_WARNING}", file=sys.stderr)
         summary = build_archive(Path(args.out), examples=args.examples, assignment=args.assignment, quiz=args.quiz,
                                 user=args.user, torch_pin=args.torch, torch_index=args.torch_index_url,
-                                source=Path(args.source) if args.source else None)
+                                source=Path(args.source) if args.source else None, secret=secret)
     except (OSError, ValueError) as exc:
         print(f"hnm export gradescope: {exc}", file=sys.stderr)
         return 2
@@ -104,7 +114,7 @@ def _command(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- the archive
 def build_archive(out: Path, *, examples: int = 100, assignment: str | None = None, quiz: bool = False,
                   user: str = DEFAULT_USER, torch_pin: str = TORCH_PIN, torch_index: str = TORCH_INDEX,
-                  source: Path | None = None) -> dict[str, Any]:
+                  source: Path | None = None, secret: bytes | None = None) -> dict[str, Any]:
     """Write the archive (deterministically: same inputs, same bytes); returns a summary."""
     from grader import quiz as quiz_module
     from grader.suites.registry import REGISTRY
@@ -122,6 +132,8 @@ def build_archive(out: Path, *, examples: int = 100, assignment: str | None = No
         ("run_autograder", _RUN_AUTOGRADER.encode(), 0o755),
         (CONFIG_NAME, (json.dumps(config, indent=1) + "\n").encode(), 0o644),
     ]
+    if secret is not None:
+        entries.append((SECRET_NAME, secret + b"\n", 0o600))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (source / name).is_file():
             entries.append((f"hnm/{name}", (source / name).read_bytes(), 0o644))
@@ -242,6 +254,14 @@ def _config(root: Path) -> dict[str, Any]:
     return config
 
 
+def _secret(root: Path) -> bytes | None:
+    """The course secret shipped in the archive, or None (public examples)."""
+    from grader import secret as course_secret
+
+    path = root / "source" / SECRET_NAME
+    return course_secret.read(path) if path.is_file() else None
+
+
 def _student_id(root: Path) -> str:
     """The quiz's user id: Gradescope's student id (sid), else the e-mail address, else 'student'."""
     try:
@@ -303,7 +323,8 @@ def _grade(root: Path, config: dict[str, Any], start: float) -> dict[str, Any]:
         print(note)
         if python:
             sys.executable = python  # grader.sandbox.parent starts each worker as `sys.executable -I -m grader.sandbox.worker`
-        doc = grading.grade(sub, device=config.get("device", "cpu"), examples=int(config["examples"]), only=exercises)
+        doc = grading.grade(sub, device=config.get("device", "cpu"), examples=int(config["examples"]), only=exercises,
+                            secret=_secret(root))
     finally:
         sys.executable = saved
         shutil.rmtree(workdir, ignore_errors=True)
