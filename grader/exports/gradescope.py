@@ -17,6 +17,9 @@ The archive holds, at its root (Gradescope's autograder specification):
   account).
 - ``hnm-course-secret`` (only with ``--secret``): the course secret that seeds the graded examples
   (mode 0600; the archive goes to Gradescope, never to students).
+- ``hnm-quiz-pool.json`` (only with ``--quiz``, when the instructor has a pool of graded fixed
+  questions, ``grader.quiz.graded``; mode 0600). With the secret, the quiz is scored against
+  each student's graded attempt; without it, against the public practice attempt 1.
 
 ``HNM_GRADESCOPE_ROOT`` (instead of ``/autograder``) and ``HNM_GRADESCOPE_PYTHON`` (instead
 of the venv's python) let a test run ``run_autograder`` outside the container;
@@ -59,6 +62,7 @@ TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 VENV = "/autograder/hnm-venv"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _SOURCE_PACKAGES = ("grader", "solutions")
+QUIZ_POOL_NAME = "hnm-quiz-pool.json"
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -127,10 +131,12 @@ def build_archive(out: Path, *, examples: int = 100, assignment: str | None = No
         raise ValueError(f"{source} is not the course's source checkout (pyproject.toml, grader/, solutions/); "
                          "pass --source DIR")
     config = {"examples": examples, "assignment": assignment, "quiz": quiz, "user": user, "device": "cpu"}
+    quiz_files = _quiz_files(config) if quiz else []
     entries: list[tuple[str, bytes, int]] = [
         ("setup.sh", _setup_sh(torch_pin, torch_index, user).encode(), 0o755),
         ("run_autograder", _RUN_AUTOGRADER.encode(), 0o755),
         (CONFIG_NAME, (json.dumps(config, indent=1) + "\n").encode(), 0o644),
+        *quiz_files,
     ]
     if secret is not None:
         entries.append((SECRET_NAME, secret + b"\n", 0o600))
@@ -161,6 +167,29 @@ def build_archive(out: Path, *, examples: int = 100, assignment: str | None = No
         raise
     max_score = sum(REGISTRY[e].max_score for e in exercises) + (quiz_module.QUESTIONS_PER_QUIZ if quiz else 0)
     return {"files": len(entries), "exercises": list(exercises), "max_score": float(max_score), "config": config}
+
+
+def _quiz_files(config: dict[str, Any]) -> list[tuple[str, bytes, int]]:
+    """The instructor pool of graded fixed questions, if there is one (recorded in ``config``)."""
+    from grader.quiz import graded
+
+    pool = graded.pool_path()
+    config["quiz_pool"] = pool is not None
+    if pool is None:
+        return []
+    graded.load_pool(pool)  # refuse a malformed pool now, not at grading time
+    return [(QUIZ_POOL_NAME, pool.read_bytes(), 0o600)]
+
+
+def _quiz_environment(root: Path, config: dict[str, Any]) -> None:
+    """Point the quiz grading (``grader.quiz.grading``) at the archive's instructor pool."""
+    from grader.quiz import graded
+
+    path = root / "source" / QUIZ_POOL_NAME
+    if config.get("quiz") and path.is_file():
+        os.environ[graded.POOL_ENV] = str(path)
+    else:
+        os.environ.pop(graded.POOL_ENV, None)
 
 
 def _exercises(assignment: str | None) -> tuple[str, ...]:
@@ -315,6 +344,7 @@ def _grade(root: Path, config: dict[str, Any], start: float) -> dict[str, Any]:
     if config.get("assignment"):
         sub = submissions.restrict(sub, config["assignment"])
     problem = _problem(sub)
+    _quiz_environment(root, config)
     workdir = Path(tempfile.mkdtemp(prefix="hnm-gradescope-"))
     saved = sys.executable
     try:
@@ -417,10 +447,14 @@ def results_document(doc: dict[str, Any], exercises: tuple[str, ...], quiz: bool
         if q is None:
             q = {"score": 0.0, "max_score": float(quiz_module.QUESTIONS_PER_QUIZ),
                  "error": "no quiz answers were submitted (quiz.json, or QUIZ_ANSWERS in a notebook)"}
+        # A graded (secret-seeded) quiz is shown after publication: per-question feedback on
+        # a resubmittable assignment would give the keys away.
+        graded = str(q.get("draw", "")).startswith("graded")
         tests.append({
             "name": "quick test", "number": f"{len(exercises) + 1}.1",
             "score": float(q["score"]), "max_score": float(q["max_score"]),
-            "status": "passed" if q["score"] >= q["max_score"] else "failed", "visibility": "visible",
+            "status": "passed" if q["score"] >= q["max_score"] else "failed",
+            "visibility": "after_published" if graded else "visible",
             "tags": ["quiz"], "output": _quiz_output(q), "output_format": "md",
         })
     score = float(sum(t["score"] for t in tests))

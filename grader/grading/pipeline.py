@@ -9,6 +9,7 @@ from grader.grading import submissions
 from grader.engine import DEFAULT_EXAMPLES, SEED, ExerciseRun, WorkerCaller, zero
 from grader.suites.registry import REGISTRY
 from grader.sandbox.parent import Limits, Worker
+from grader.quiz.grading import grade_submission as grade_quiz  # scores the quiz answers (grader/quiz/grading.py)
 
 
 def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
@@ -65,26 +66,3 @@ def _document(student: str, results, messages: list[str], quiz: dict[str, Any] |
     if messages:
         doc["messages"] = messages
     return doc
-
-
-def grade_quiz(sub: submissions.Submission, secret: bytes | None = None) -> dict[str, Any] | None:
-    """Score the quiz answers a submission carries (the student's attempt 1), or None.
-
-    One point per correct answer; malformed answers score 0 with the reason."""
-    from grader import quiz
-
-    try:
-        answers = submissions.quiz_answers(sub)
-    except submissions.SubmissionError as exc:
-        return {"score": 0.0, "max_score": float(quiz.QUESTIONS_PER_QUIZ), "error": str(exc)}
-    if answers is None:
-        return None
-    questions = quiz.draw(sub.student, 1)
-    try:
-        result = quiz.score(questions, answers)
-    except quiz.AnswerError as exc:
-        return {"score": 0.0, "max_score": float(len(questions)), "error": str(exc)}
-    return {
-        "score": float(result["correct"]), "max_score": float(result["total"]),
-        "correct": result["correct"], "passed": result["passed"], "results": result["results"],
-    }

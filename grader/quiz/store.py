@@ -4,6 +4,11 @@ Location: ``--db PATH``, else ``$HNM_QUIZ_DB``, else ``$XDG_DATA_HOME/hnm/quiz.s
 (``~/.local/share/hnm/quiz.sqlite3``). Each attempt is one row written in one transaction
 (``BEGIN IMMEDIATE``; attempt numbers are unique per user), so concurrent quizzes never
 corrupt or overwrite each other, and a rejected answer file writes nothing.
+
+Each row also keeps, per question, what each choice was and which one was chosen
+(``detail``, JSON; see :func:`grader.quiz.model.details`) for item analysis. Stores made
+before that column existed open as they are: the column is added on first use, and their
+old rows simply have no detail.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ CREATE TABLE IF NOT EXISTS attempts (
     correct INTEGER NOT NULL,
     total INTEGER NOT NULL,
     passed INTEGER NOT NULL,
+    detail TEXT,
     PRIMARY KEY (user, attempt)
 )
 """
+COLUMNS = "user, attempt, finished_at, questions, answers, correct, total, passed, detail"
 
 
 def default_path() -> Path:
@@ -46,6 +53,13 @@ class Store:
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.execute("PRAGMA busy_timeout = 30000")
         con.execute(SCHEMA)
+        columns = {row[1] for row in con.execute("PRAGMA table_info(attempts)")}
+        if "detail" not in columns:  # a store made by an earlier version
+            try:
+                con.execute("ALTER TABLE attempts ADD COLUMN detail TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
         return con
 
     def next_attempt(self, user: str) -> int:
@@ -56,7 +70,8 @@ class Store:
         finally:
             con.close()
 
-    def save(self, user: str, attempt: int, questions: list[str], answers: dict[str, Any], result: dict[str, Any]) -> int:
+    def save(self, user: str, attempt: int, questions: list[str], answers: dict[str, Any], result: dict[str, Any],
+             detail: list[dict[str, Any]] | None = None) -> int:
         """Save one finished attempt; returns its attempt number (the next free one if taken)."""
         con = self._connect()
         try:
@@ -65,9 +80,10 @@ class Store:
             taken = con.execute("SELECT 1 FROM attempts WHERE user = ? AND attempt = ?", (user, attempt)).fetchone()
             number = last + 1 if taken else attempt
             con.execute(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO attempts ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (user, number, time.time(), json.dumps(questions), json.dumps(answers, sort_keys=True),
-                 result["correct"], result["total"], int(result["passed"])),
+                 result["correct"], result["total"], int(result["passed"]),
+                 None if detail is None else json.dumps(detail, sort_keys=True)),
             )
             con.execute("COMMIT")
             return number
@@ -92,3 +108,14 @@ class Store:
              "correct": c, "total": t, "passed": bool(p)}
             for a, f, q, ans, c, t, p in rows
         ]
+
+    def all_details(self) -> tuple[list[dict[str, Any]], int]:
+        """Every saved attempt's per-question detail, oldest first, as
+        ``[{"user", "attempt", "detail"}]``, and the number of attempts without one."""
+        con = self._connect()
+        try:
+            rows = con.execute("SELECT user, attempt, detail FROM attempts ORDER BY finished_at, user, attempt").fetchall()
+        finally:
+            con.close()
+        out = [{"user": u, "attempt": a, "detail": json.loads(d)} for u, a, d in rows if d]
+        return out, len(rows) - len(out)
