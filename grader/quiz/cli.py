@@ -43,7 +43,8 @@ def _ask(q, number: int, total: int, out, read) -> int | None:
             print(f"  {exc}", file=out)
 
 
-def _interactive(args, store, out=sys.stdout, read=input) -> int:
+def _interactive(args, store, out=None, read=None) -> int:
+    out, read = out or sys.stdout, read or input
     user, attempt = _attempt(args, store)
     questions = draw(user, attempt)
     if not args.user:
@@ -159,7 +160,8 @@ def _graded(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
 
-def _take_paper(args: argparse.Namespace, out=sys.stdout, read=input) -> int:
+def _take_paper(args: argparse.Namespace, out=None, read=None) -> int:
+    out, read = out or sys.stdout, read or input
     from grader.quiz import Question
     from grader.quiz.graded import read_paper
 
