@@ -43,6 +43,20 @@ def _ask(q, number: int, total: int, out, read) -> int | None:
             print(f"  {exc}", file=out)
 
 
+def _ask_all(questions, out, read, after=None) -> dict[str, int] | None:
+    """Ask every question in turn (``after(question, choice)`` runs after each answer);
+    the chosen indices by question id, or None when input ends."""
+    answers = {}
+    for number, q in enumerate(questions, 1):
+        choice = _ask(q, number, len(questions), out, read)
+        if choice is None:
+            return None
+        answers[q.id] = choice
+        if after is not None:
+            after(q, choice)
+    return answers
+
+
 def _interactive(args, store, out=None, read=None) -> int:
     out, read = out or sys.stdout, read or input
     user, attempt = _attempt(args, store)
@@ -52,15 +66,15 @@ def _interactive(args, store, out=None, read=None) -> int:
     else:
         where = f"; progress is saved in {store.path}" if store else "; --no-save: nothing is saved"
         print(f"Quiz for {user}, attempt {attempt}{where}.", file=out)
-    answers = {}
-    for number, q in enumerate(questions, 1):
-        choice = _ask(q, number, len(questions), out, read)
-        if choice is None:
-            print("\nQuiz abandoned: nothing was saved.", file=out)
-            return 1
-        answers[q.id] = choice
+
+    def feedback(q, choice):
         verdict = "Correct." if choice == q.answer else f"Not quite: the answer is {LETTERS[q.answer]}) {q.choices[q.answer]}."
         print(f"  {verdict} {q.explanation}", file=out)
+
+    answers = _ask_all(questions, out, read, feedback)
+    if answers is None:
+        print("\nQuiz abandoned: nothing was saved.", file=out)
+        return 1
     result = score(questions, answers)
     print(f"\nScore: {result['correct']}/{result['total']} ({result['score']:.0%}). "
           f"{'Passed' if result['passed'] else 'Not passed'} (pass mark {PASS_FRACTION:.0%}).", file=out)
@@ -171,13 +185,11 @@ def _take_paper(args: argparse.Namespace, out=None, read=None) -> int:
         return _fail(str(exc))
     questions = [Question(q["id"], q.get("topic", ""), q["prompt"], tuple(q["choices"]), -1, "") for q in paper["questions"]]
     print(f"Graded quick test for {paper.get('user')}: {len(questions)} questions, no feedback until it is graded.", file=out)
-    answers = {}
-    for number, q in enumerate(questions, 1):
-        choice = _ask(q, number, len(questions), out, read)
-        if choice is None:
-            print("\nStopped: no answers were written.", file=out)
-            return 1
-        answers[q.id] = LETTERS[choice]
+    chosen = _ask_all(questions, out, read)
+    if chosen is None:
+        print("\nStopped: no answers were written.", file=out)
+        return 1
+    answers = {qid: LETTERS[c] for qid, c in chosen.items()}
     target = Path(args.out or DEFAULT_ANSWERS)
     _write_atomic(target, json.dumps(answers, indent=1) + "\n")
     print(f"\nWrote your answers to {target}: submit it with your work (as quiz.json, or <id>.quiz.json "
