@@ -169,3 +169,25 @@ def test_a_store_made_before_the_detail_column_still_opens(tmp_path, capsys):
     assert [h["attempt"] for h in store.history("ann")] == [1, 2]
     assert cli.main(["quiz", "--stats", "--db", str(db), "--plot", str(tmp_path / "p.png")]) == 0
     assert "1 older attempts without per-question detail left out" in capsys.readouterr().out
+
+
+def test_the_same_table_from_hnm_grade_results(tmp_path, monkeypatch):
+    """A class report can analyse the quiz answers of ``hnm grade`` results documents."""
+    from grader.grading.submissions import Submission
+    from grader.quiz import grading
+
+    monkeypatch.delenv("HNM_COURSE_SECRET", raising=False)
+    monkeypatch.delenv("HNM_COURSE_SECRET_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    docs = []
+    for i, right in enumerate([8, 6, 3, 0]):
+        student = f"st{i}"
+        qs = quiz.draw(student, 1)
+        answers = {q.id: (q.answer if k < right else (q.answer + 1) % 4) for k, q in enumerate(qs)}
+        (tmp_path / f"{student}.py").write_text("x = 1\n")
+        (tmp_path / f"{student}.quiz.json").write_text(json.dumps(answers))
+        docs.append({"student": student, "quiz": grading.grade_submission(
+            Submission(student, tmp_path / f"{student}.py", (tmp_path / f"{student}.py",)), None)})
+    records = stats.records_from_results(docs + [{"student": "none"}])
+    assert len(records) == 4 and [sum(q["chosen"] == q["answer"] for q in r) for r in records] == [8, 6, 3, 0]
+    assert sum(row["n"] for row in stats.table(records)) == 32
