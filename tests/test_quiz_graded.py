@@ -166,41 +166,41 @@ def test_graded_papers_and_answering_one(tmp_path, monkeypatch, capsys, pool_fil
     assert "not valid JSON" in capsys.readouterr().err
 
 
-def test_the_gradescope_archive_carries_the_secret_and_the_pool_with_quiz(tmp_path, monkeypatch, pool_file):
+def test_the_gradescope_archive_carries_the_pool_with_quiz_and_grades_the_graded_attempt(tmp_path, monkeypatch,
+                                                                                         pool_file):
     from grader.exports import gradescope
 
-    (tmp_path / "secret").write_text(SECRET.decode() + "\n")
-    monkeypatch.setenv(secret_module.ENV_FILE, str(tmp_path / "secret"))
     monkeypatch.setenv(graded.POOL_ENV, str(pool_file))
-    summary = gradescope.build_archive(tmp_path / "a.zip", examples=5, assignment="ps2_batch_hard_weights", quiz=True)
-    assert summary["config"]["quiz_secret"] == secret_module.fingerprint(SECRET) and summary["config"]["quiz_pool"]
+    summary = gradescope.build_archive(tmp_path / "a.zip", examples=5, assignment="ps2_batch_hard_weights", quiz=True,
+                                       secret=SECRET)
+    assert summary["config"]["quiz_pool"]
     with zipfile.ZipFile(tmp_path / "a.zip") as z:
         modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in z.infolist()}
-        assert z.read(gradescope.QUIZ_SECRET_NAME).strip() == SECRET
+        assert z.read(gradescope.SECRET_NAME).strip() == SECRET
         assert json.loads(z.read(gradescope.QUIZ_POOL_NAME)) == json.loads(pool_file.read_text())
-    assert modes[gradescope.QUIZ_SECRET_NAME] == modes[gradescope.QUIZ_POOL_NAME] == 0o600
+    assert modes[gradescope.SECRET_NAME] == modes[gradescope.QUIZ_POOL_NAME] == 0o600
     # Unpacked where Gradescope puts it, the archive's secret and pool are what the quiz uses.
     root = tmp_path / "autograder"
     with zipfile.ZipFile(tmp_path / "a.zip") as z:
         z.extractall(root / "source")
-    monkeypatch.delenv(secret_module.ENV_FILE)
     monkeypatch.delenv(graded.POOL_ENV)
     gradescope._quiz_environment(root, {"quiz": True})
     right = {q.id: q.answer for q in graded.graded_questions("ada", SECRET, pool_file)}
-    doc = grading.grade_submission(_submission(tmp_path, "ada", right))
+    doc = grading.grade_submission(_submission(tmp_path, "ada", right), gradescope._secret(root))
     assert doc["score"] == 8.0 and doc["draw"].startswith("graded")
     results = gradescope.results_document({"exercises": {}, "quiz": doc}, (), True, 1.0)
     (test,) = results["tests"]
     assert test["visibility"] == "after_published" and test["score"] == 8.0
+    public = grading.grade_submission(_submission(tmp_path, "bob", {q.id: q.answer for q in draw("bob", 1)}), None)
+    assert gradescope.results_document({"exercises": {}, "quiz": public}, (), True, 1.0)["tests"][0]["visibility"] == "visible"
     gradescope._quiz_environment(root, {"quiz": False})
-    assert secret_module.ENV_FILE not in os.environ
+    assert graded.POOL_ENV not in os.environ
 
 
-def test_without_a_secret_the_export_warns(tmp_path, capsys):
+def test_without_a_pool_the_archive_holds_none(tmp_path):
     from grader.exports import gradescope
 
     summary = gradescope.build_archive(tmp_path / "a.zip", examples=5, assignment="ps2_batch_hard_weights", quiz=True)
-    assert summary["config"]["quiz_secret"] is None and not summary["config"]["quiz_pool"]
-    assert "precompute" in capsys.readouterr().err
+    assert not summary["config"]["quiz_pool"]
     with zipfile.ZipFile(tmp_path / "a.zip") as z:
-        assert gradescope.QUIZ_SECRET_NAME not in z.namelist()
+        assert gradescope.QUIZ_POOL_NAME not in z.namelist()
