@@ -2,7 +2,7 @@
 
 Questions are data (:mod:`.bank`); computed ones are generated from a seed by
 :mod:`.generators`, keyed by the reference implementations, with distractors from named
-misconceptions. :mod:`.draw` balances each attempt over the lessons; practice attempts are
+misconceptions. :mod:`.selection` balances each attempt over the lessons; practice attempts are
 public and reproducible (same user and attempt, same questions, choices and order), graded
 ones are seeded by the course secret (:mod:`.graded`). :mod:`.model` scores answers,
 :mod:`.grading` scores a submission's answers, :mod:`.store` keeps practice attempts,

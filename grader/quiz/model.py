@@ -8,7 +8,7 @@ computed one a fresh instance from its generator. :func:`score` marks answers.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 QUESTIONS_PER_QUIZ = 8
@@ -31,7 +31,7 @@ class Question:
     explanation: str
     # What each choice is, for item analysis: a fixed question's original choice index in the
     # bank ("0".."3"), a computed one's "key" or misconception name. Never shown to students.
-    sources: tuple[str, ...] = field(default=(), compare=True)
+    sources: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         """The question without its answer (what ``--questions`` prints and papers hold)."""
