@@ -15,6 +15,8 @@ COMMANDS = (
     "grader.demo",
     "grader.secret",
     "grader.classrun.command",
+    "grader.reports.class_report",
+    "grader.similarity.command",
     "grader.selfcheck",
     "grader.nbgrader.build",
     "grader.quiz.cli",

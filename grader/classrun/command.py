@@ -14,6 +14,7 @@ from grader import secret as course_secret
 from grader.classrun import executors
 
 from grader.reports import grades as report
+from grader.reports import class_report
 
 from grader.grading import submissions
 from grader.engine import DEFAULT_EXAMPLES
@@ -111,6 +112,7 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
                 finish(doc, job.digest)
     docs = [done[s.student] for s in subs]
     report.write_grades(out, docs)
+    class_report.write(out, docs)  # OUT/report.html and OUT/item_analysis.csv
     return docs
 
 
