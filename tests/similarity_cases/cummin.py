@@ -1,5 +1,6 @@
-"""Similarity test case: a correct ps1 answer written independently of ``original.py``
-(broadcast differences; semi-hard by one stable sort per row and a reverse running minimum)."""
+"""Similarity test case: a ps1 answer written independently of ``original.py`` (broadcast
+differences; semi-hard by one stable sort per row and a reverse running minimum). It passes
+every rule of both exercises; its B x B x D distances lose the scale point."""
 import torch
 
 

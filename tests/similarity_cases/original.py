@@ -1,5 +1,5 @@
-"""Similarity test case: a correct ps1 answer (Gram-matrix distances; semi-hard by sorting each
-row's negatives and a binary search). ``renamed.py`` is a disguised copy of it."""
+"""Similarity test case: a ps1 answer with full marks (Gram-matrix distances; semi-hard by
+sorting each row's negatives and a binary search). ``renamed.py`` is a disguised copy of it."""
 import torch
 
 

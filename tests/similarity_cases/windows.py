@@ -1,5 +1,6 @@
-"""Similarity test case: a correct ps1 answer written independently of ``original.py``
-(distances block by block; semi-hard by scanning the window for a few anchors at a time)."""
+"""Similarity test case: a ps1 answer written independently of ``original.py`` (distances
+block by block; semi-hard by scanning the window for a few anchors at a time). It passes every
+rule of both exercises and is too slow for both scale points."""
 import math
 
 import torch
