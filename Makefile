@@ -6,7 +6,7 @@ TORCH_PIN ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo docs-figures test bench clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/hnm grade grader/samples --out out/sample-class
+	$(BIN)/hnm similarity grader/samples --out out/sample-class
+	@echo "class report: $(CURDIR)/out/sample-class/report.html (similarity: out/sample-class/similarity.html)"
+
+# The class report's figures in the README, from the sample class (tests/test_grader_sandbox.py checks them).
+docs-figures: demo
+	$(BIN)/hnm report out/sample-class --figures docs/class-report
 
 # One pytest process per core (pytest-xdist); every test sets torch to one thread.
 test: $(STAMP)

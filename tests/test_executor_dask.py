@@ -50,13 +50,14 @@ def test_dask_local_cluster_gives_the_local_executors_files(subs, local_files, t
     docs = classrun.run(subs, out, workers=2, device="cpu", resume=False, examples=EXAMPLES, assignment=ASSIGNMENT,
                         executor="dask")
     assert [d["student"] for d in docs] == ["ada", "cat", "eve"]
+    assert {"report.html", "item_analysis.csv"} <= set(local_files)  # the class report too
     assert files(out) == local_files
 
 
 def test_existing_cluster_through_the_cli_and_resume(subs, local_files, tmp_path):
     out = tmp_path / "out"
     for name, data in local_files.items():  # a run that stopped after two students
-        if name not in ("results/cat.json", "feedback/cat.html", "grades.csv"):
+        if name not in ("results/cat.json", "feedback/cat.html", "grades.csv", "report.html", "item_analysis.csv"):
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             (out / name).write_bytes(data)
     kept = (out / "results" / "ada.json").stat().st_mtime_ns

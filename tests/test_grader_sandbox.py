@@ -14,6 +14,10 @@ from grader.grading import pipeline as grading
 
 from grader.grading import submissions
 
+from grader.reports import class_report
+
+from .test_class_report import assert_report_numbers
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "grader" / "samples"
 CHEATS = Path(__file__).resolve().parent / "cheats"
@@ -81,6 +85,17 @@ def test_sample_class_grades_and_files(tmp_path):
         assert student in html
     ben = (out / "feedback" / "ben.html").read_text()
     assert "upper_bound_strict" in ben and "Minimal counterexample" in ben and "Expected (reference)" in ben
+    # The class report: its numbers against the results files, and the README's figures of it fresh.
+    assert_report_numbers(out)
+    figures = ROOT / "docs" / "class-report"
+    fresh = "stale: regenerate with `make docs-figures`"
+    assert (out / class_report.CSV).read_bytes() == (figures / class_report.CSV).read_bytes(), fresh
+    drawn = tmp_path / "figures"
+    class_report.write_figures(class_report.read_results(out / "results")[0], drawn)
+    assert sorted(p.name for p in drawn.glob("*.png")) == sorted(p.name for p in figures.glob("*.png")), fresh
+    if (drawn / class_report.MATPLOTLIB).read_text() == (figures / class_report.MATPLOTLIB).read_text():
+        for png in drawn.glob("*.png"):  # another matplotlib may draw other pixels: then the numbers above decide
+            assert png.read_bytes() == (figures / png.name).read_bytes(), f"{png.name} {fresh}"
 
 
 def test_grading_is_deterministic_across_runs_and_worker_counts(tmp_path):
@@ -93,6 +108,7 @@ def test_grading_is_deterministic_across_runs_and_worker_counts(tmp_path):
         out = tmp_path / f"out{run}"
         classrun.run(subset, out, workers=workers, device="cpu", resume=False, examples=40)
         outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert {"report.html", "item_analysis.csv", "grades.csv", "results/ben.json"} <= set(outputs[0])
     assert outputs[0] == outputs[1] == outputs[2]
 
 
