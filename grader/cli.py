@@ -1,8 +1,12 @@
 """The ``hnm`` command line: one entry point for every command of the course.
 
-Each command lives in its own module, listed in ``COMMANDS``; a module exposes
-``register(subparsers)``, which adds its sub-parser and sets ``handler`` (a function
-taking the parsed arguments and returning the exit status).
+Each command lives in its own module, listed in ``COMMANDS`` under the command names it
+registers; a module exposes ``register(subparsers)``, which adds its sub-parser and sets
+``handler`` (a function taking the parsed arguments and returning the exit status).
+
+Only the modules of the command being run are imported, so ``hnm check`` does not pay for
+nbformat, jsonschema or the class-report stack; ``hnm --help`` (or an unknown command) imports
+them all to list every command. ``tests/test_cli.py`` checks that the map is complete.
 """
 
 from __future__ import annotations
@@ -11,30 +15,40 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = (
-    "grader.demo",
-    "grader.secret",
-    "grader.classrun.command",
-    "grader.reports.class_report",
-    "grader.similarity.command",
-    "grader.selfcheck",
-    "grader.nbgrader.build",
-    "grader.quiz.cli",
-    "grader.exports.gradescope",
-    "grader.exports.canvas",
-)
+#: command name -> the modules that register it (in the order they register).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "demo": ("grader.demo",),
+    "secret": ("grader.secret",),
+    "grade": ("grader.classrun.command",),
+    "report": ("grader.reports.class_report",),
+    "similarity": ("grader.similarity.command",),
+    "check": ("grader.selfcheck",),
+    "build": ("grader.nbgrader.build",),
+    "nbgrader-course": ("grader.nbgrader.build",),
+    "quiz": ("grader.quiz.cli",),
+    "export": ("grader.exports.gradescope", "grader.exports.canvas"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def modules_for(argv: list[str]) -> list[str]:
+    """The modules to import for ``argv``: those of its command, or all of them."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    names = COMMANDS[command] if command in COMMANDS else [m for ms in COMMANDS.values() for m in ms]
+    return list(dict.fromkeys(names))
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (every command when ``argv`` is None)."""
     parser = argparse.ArgumentParser(prog="hnm", description="Hard negative mining course tools.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in modules_for([] if argv is None else argv):
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     return args.handler(args)
 
 
