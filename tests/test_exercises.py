@@ -44,6 +44,32 @@ def test_student_notebooks_hold_no_solution(assignment):
         assert cell.source == f'grader.check("{ex.id}", {ex.id})' and cell.metadata["nbgrader"]["locked"]
 
 
+@pytest.mark.parametrize("assignment", [a.name for a in ASSIGNMENTS])
+def test_every_exercise_states_every_rule_the_grader_scores(assignment):
+    """The student notebook's rules box lists each property's rule and points, from the registry."""
+    from grader.suites.registry import REGISTRY
+
+    nb = nbformat.read(EXERCISES / f"{assignment}.ipynb", as_version=4)
+    cells = {c.get("id"): c for c in nb.cells}
+    exercises = next(a for a in ASSIGNMENTS if a.name == assignment).exercises
+    for ex in exercises:
+        box = cells[f"{ex.id}-rules"]
+        assert box.cell_type == "markdown"
+        order = [c.get("id") for c in nb.cells]
+        assert order.index(f"{ex.id}-idea") < order.index(f"{ex.id}-rules") < order.index(f"{ex.id}-answer")
+        rows = [line for line in box.source.splitlines() if line.startswith("| ") and "`" in line]
+        props = REGISTRY[ex.id].properties
+        assert len(rows) == len(props)
+        for row, prop in zip(rows, props):
+            rule, name, points = [part.strip() for part in row.strip("|").rsplit("|", 2)]
+            assert rule.startswith(prop.description.replace("|", "\\|")) and name == f"`{prop.name}`"
+            assert float(points) == prop.points
+        names = {p.name for p in props}
+        assert {"inputs_unchanged", "handles_edge_cases", "scale"} <= names
+        assert f"({REGISTRY[ex.id].max_score:g} points;" in box.source
+        assert any("device" in p.description for p in props)  # outputs stay on the input's device
+
+
 PARTIAL_SEMI_HARD = '''    import math
     same = labels[:, None] == labels[None, :]
     pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=dist.device)

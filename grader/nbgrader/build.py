@@ -45,6 +45,39 @@ def _nbgrader(cell: str, **extra) -> dict:
     return {"nbgrader": meta}
 
 
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def rules_box(exercise_id: str) -> str:
+    """Markdown: every rule the grader scores for ``exercise_id``, with its points, from the registry
+    (so the notebook's text and the grader cannot drift apart)."""
+    exercise = REGISTRY[exercise_id]
+    hidden = " *(hidden check: its code is not shown, its result is)*"
+    rows = [
+        "| " + p.description.replace("|", "\\|") + (hidden if p.visibility == "hidden" else "")
+        + f" | `{p.name}` | {_points(p.points)} |"
+        for p in exercise.properties
+    ]
+    return "\n".join(
+        [
+            f"**Rules the grader checks** for `{exercise.signature_text()}` "
+            f"({_points(exercise.max_score)} points; `grader.check` below and the final grading run the same checks):",
+            "",
+            "| rule | property | points |",
+            "|---|---|---|",
+            *rows,
+            "",
+            "Each rule is checked on many generated inputs; the first input that breaks it is shrunk to a "
+            "minimal counterexample. A function that raises on an edge input loses only `handles_edge_cases`; on "
+            "ordinary inputs an exception fails the rule being checked. A rule earns nothing when your answers are "
+            "empty (or all zero) on most inputs where the reference has one. The speed point (`scale`) is judged "
+            "only once half of the other points are earned; it runs your function once on the large input named "
+            "in its rule, so a Python loop over samples or pairs loses that point alone.",
+        ]
+    )
+
+
 def _answer(ex: Exercise) -> str:
     params = list(inspect.signature(getattr(__import__(ex.module), ex.id)).parameters)
     return "\n".join(
@@ -75,6 +108,7 @@ def master(assignment: Assignment) -> nbformat.NotebookNode:
         points = REGISTRY[ex.id].max_score
         cells += [
             nbformat.v4.new_markdown_cell(ex.intro, id=f"{ex.id}-idea"),
+            nbformat.v4.new_markdown_cell(rules_box(ex.id), id=f"{ex.id}-rules"),
             nbformat.v4.new_code_cell(_answer(ex), id=f"{ex.id}-answer",
                                       metadata=_nbgrader("answer", solution=True, grade_id=ex.id)),
             nbformat.v4.new_code_cell(ex.try_it, id=f"{ex.id}-try"),
