@@ -5,7 +5,9 @@ the file's stem or the folder's name. In a notebook every code cell runs, in ord
 imports included), except nbgrader's test cells and cells that call the self-check
 (``grader.check``): those belong to the notebook, not to the answer. A cell that raises is
 reported and the next one still runs. IPython magics and shell escapes (lines starting
-with ``%`` or ``!``) are dropped.
+with ``%`` or ``!``) are dropped. The grader runs :data:`STAND_IN` before a submission: it makes
+the released notebook's ``import grader`` load a stand-in whose ``check`` does nothing: the
+sandbox never lets a submission import the real grader.
 """
 
 from __future__ import annotations
@@ -86,8 +88,20 @@ def restrict(sub: Submission, assignment: str) -> Submission:
     return Submission(sub.student, sub.path, inside) if inside else sub
 
 
+STAND_IN = ("<grader stand-in>", '''import sys as _sys
+import types as _types
+
+_grader = _types.ModuleType("grader", "Stand-in for the course's self-check while grading: check() does nothing.")
+_grader.check = lambda *args, **kwargs: None
+_sys.modules["grader"] = _grader
+del _sys, _types, _grader
+''')
+"""Run before every submission: ``import grader`` (the student notebook's set-up cell) then gives
+this module, never the real grader, whose submodules stay unimportable in the sandbox."""
+
+
 def cells(sub: Submission) -> list[tuple[str, str]]:
-    """``(filename, code)`` pairs to execute, in order."""
+    """``(filename, code)`` pairs to execute, in order (the grader runs :data:`STAND_IN` first)."""
     if not sub.files:
         raise SubmissionError(f"{sub.path} holds no .py file or notebook")
     out: list[tuple[str, str]] = []
