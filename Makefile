@@ -6,15 +6,29 @@ TORCH_PIN ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo docs-figures test bench clean
+.PHONY: setup browser lab demo docs-figures test bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Debian's Chromium and chromedriver for the browser test (tests/test_browser.py), installed
+# from the system's package registry only when missing; nothing is downloaded at test time.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver (for the browser test)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	else echo "no apt-get: install Chromium and chromedriver yourself, or tests/test_browser.py is skipped (it fails under CI)"; fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+# JupyterLab on the exercises for a student (--allow-root only when running as root).
+lab: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab exercises/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 demo: $(STAMP)
 	$(BIN)/hnm grade grader/samples --out out/sample-class
@@ -26,7 +40,7 @@ docs-figures: demo
 	$(BIN)/hnm report out/sample-class --figures docs/class-report
 
 # One pytest process per core (pytest-xdist); every test sets torch to one thread.
-test: $(STAMP)
+test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -1,0 +1,200 @@
+"""The student's path in a real browser: JupyterLab, an exercise notebook, an answer, the check.
+
+Debian's Chromium and chromedriver (installed by ``make setup``) are driven by Selenium; nothing
+is downloaded at run time. JupyterLab runs on a free local port with a token, on a copy of a
+released notebook, so the committed one is never touched. On failure a screenshot and the page's
+HTML are kept in ``out/browser-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "ps1_distances_semi_hard.ipynb"
+ARTIFACTS = ROOT / "out" / "browser-artifacts"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000")
+
+# Typed as a student types: CodeMirror indents after the ``def`` line by itself, so the body's lines
+# are typed without their indentation (and brackets and quotes it closes by itself are typed over).
+RIGHT = """def pairwise_distances(embeddings, squared=False):
+sq = (embeddings * embeddings).sum(dim=1)
+d2 = (sq[:, None] + sq[None, :] - 2.0 * embeddings @ embeddings.T).clamp(min=0.0)
+d2 = d2 * (1 - torch.eye(len(embeddings), dtype=d2.dtype, device=d2.device))
+zero = d2 == 0
+root = torch.sqrt(torch.where(zero, torch.ones_like(d2), d2)) * (~zero)
+return d2 if squared else root"""
+WRONG = """def pairwise_distances(embeddings, squared=False):
+d2 = ((embeddings[:, None] - embeddings[None]) ** 2).sum(-1)
+return d2 if squared else d2.sqrt()"""
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI"):
+        pytest.fail("Chromium and chromedriver are missing: `make setup` installs Debian's packages", pytrace=False)
+    pytest.skip("Chromium and chromedriver are not installed (`make setup` installs them)", allow_module_level=True)
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on a free port with a token, serving a copy of the released notebook."""
+    work = tmp_path / "student"
+    work.mkdir()
+    shutil.copy(ROOT / "exercises" / NOTEBOOK, work / NOTEBOOK)
+    port, token = _free_port(), "hnm-browser-test-token"
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), PYTHONUNBUFFERED="1")
+    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(args, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield url, token, work
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@contextlib.contextmanager
+def artifacts_on_failure(driver, name: str):
+    """Keep a screenshot and the page's HTML when the block fails."""
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+        (ARTIFACTS / f"{name}.html").write_text(driver.page_source)
+        raise
+
+
+def _cell(driver, text: str, timeout: float = 60):
+    """The notebook cell whose source contains ``text`` (JupyterLab renders cells as they come)."""
+
+    def find(d):
+        for cell in d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"):
+            source = cell.find_elements(By.CSS_SELECTOR, ".cm-content")
+            if source and text in source[0].get_attribute("textContent"):
+                return cell
+        return None
+
+    return WebDriverWait(driver, timeout).until(find, f"no cell holds {text!r}")
+
+
+def _output(cell) -> str:
+    return "\n".join(o.get_attribute("textContent") for o in cell.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output"))
+
+
+def _type_answer(driver, answer: str) -> None:
+    """Click into the answer cell, select its text and type the answer over it."""
+    editor = _cell(driver, "def pairwise_distances(").find_element(By.CSS_SELECTOR, ".cm-content")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", editor)
+    editor.click()
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.DELETE)
+    for line in answer.splitlines(keepends=True):
+        editor.send_keys(line.replace("\n", Keys.ENTER))
+    typed = editor.get_attribute("textContent")
+    assert "return d2 if squared" in typed, typed
+
+
+def _menu(driver, *labels: str) -> None:
+    """Click through JupyterLab's menu bar, e.g. ("Run", "Run All Cells")."""
+    top = WebDriverWait(driver, 30).until(lambda d: [
+        e for e in d.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel") if e.text == labels[0]])
+    top[0].click()
+    for label in labels[1:]:
+        item = WebDriverWait(driver, 30).until(lambda d: [
+            e for e in d.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel") if e.text == label and e.is_displayed()])
+        item[0].click()
+
+
+def _run_all_and_read_check(driver) -> str:
+    _menu(driver, "Run", "Run All Cells")
+    check = _cell(driver, 'grader.check("pairwise_distances"')
+    WebDriverWait(driver, 300, poll_frequency=1).until(lambda d: "points" in _output(check))
+    return _output(check)
+
+
+def test_a_student_answers_an_exercise_and_reads_the_check_in_jupyterlab(lab, browser):
+    with artifacts_on_failure(browser, "exercise-check"):
+        _student_path(browser, *lab)
+
+
+def _student_path(browser, url: str, token: str, work: Path) -> None:
+    browser.get(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
+    _cell(browser, 'grader.check("pairwise_distances"', timeout=120)
+    # The rules box stands before the answer cell.
+    rules = WebDriverWait(browser, 60).until(lambda d: [
+        c for c in d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-MarkdownCell")
+        if "Rules the grader checks" in c.get_attribute("textContent")])
+    assert "finite_gradient" in rules[0].get_attribute("textContent")
+
+    _type_answer(browser, WRONG)
+    output = _run_all_and_read_check(browser)
+    assert "pairwise_distances: " in output and " / 10 points" in output and "10 / 10" not in output, output
+    assert "[FAIL] finite_gradient" in output and "minimal counterexample" in output, output
+
+    _type_answer(browser, RIGHT)
+    check = _cell(browser, 'grader.check("pairwise_distances"')
+    _menu(browser, "Edit", "Clear Outputs of All Cells")
+    WebDriverWait(browser, 30).until(lambda d: "points" not in _output(check))
+    output = _run_all_and_read_check(browser)
+    assert "pairwise_distances: 10 / 10 points" in output, output
+    assert "[FAIL]" not in output
