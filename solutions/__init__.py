@@ -5,6 +5,7 @@ Every function validates its input and raises ``ValueError`` naming the bad argu
 """
 
 from .batches import pk_batches
+from .contrastive import hard_negative_infonce, ntxent_loss, topk_negatives
 from .distances import pairwise_distances
 from .losses import contrastive_loss, triplet_margin_loss
 from .metrics import active_triplet_fraction, collapse_ratio, map_at_r, mean_pairwise_distance, recall_at_k
@@ -26,10 +27,12 @@ __all__ = [
     "contrastive_loss",
     "distance_weighted_negatives",
     "distance_weights",
+    "hard_negative_infonce",
     "hardest_negatives",
     "map_at_r",
     "mean_pairwise_distance",
     "nms",
+    "ntxent_loss",
     "ohem_loss",
     "ohem_select",
     "pairwise_distances",
@@ -37,5 +40,6 @@ __all__ = [
     "random_negatives",
     "recall_at_k",
     "semi_hard_negatives",
+    "topk_negatives",
     "triplet_margin_loss",
 ]

@@ -6,6 +6,8 @@ rules are not part of our contract, and its semi-hard window is inclusive at the
 while ours is strict, which only matters on exact boundary hits (tested separately).
 """
 
+import math
+
 import pytest
 import torch
 from hypothesis import given, strategies as st
@@ -65,3 +67,46 @@ def test_pml_is_inclusive_at_the_margin_and_we_are_strict():
     assert (0, 1, 2) in set(zip(a.tolist(), p.tolist(), n.tolist()))
     ours = S.semi_hard_negatives(dist(x), labels, 0.25)
     assert (0, 1, 2) not in set(zip(*(t.tolist() for t in ours)))
+
+
+# ----------------------------------------------------------------------------- NT-Xent
+from pytorch_metric_learning.losses import NTXentLoss  # noqa: E402
+from pytorch_metric_learning.reducers import DoNothingReducer  # noqa: E402
+
+PML_CAP_FLOAT32 = -math.log(torch.finfo(torch.float32).tiny)  # 87.3365
+
+
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(2, 24),
+    n_classes=st.integers(1, 6),
+    temperature=st.sampled_from([1e-3, 0.005, 0.01, 0.07, 0.5, 1.0]),
+)
+def test_ntxent_matches_pml_below_its_cap_and_exceeds_it_above(seed, n, n_classes, temperature):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g)
+    labels = torch.randint(0, n_classes, (n,), generator=g)
+    ours = S.ntxent_loss(x, labels, temperature).item()
+    theirs = NTXentLoss(temperature)(x, labels).item()
+    per_pair = torch.as_tensor(NTXentLoss(temperature, reducer=DoNothingReducer())(x, labels)["loss"]["losses"])
+    assert bool((per_pair <= PML_CAP_FLOAT32 + 1e-4).all())  # -log(ratio + tiny) never exceeds -log(tiny)
+    if per_pair.numel() == 0 or float(per_pair.max()) < 80:
+        assert math.isclose(ours, theirs, rel_tol=1e-5, abs_tol=1e-6)
+    else:  # near or at the cap PML under-reports: -log(ratio + tiny) < -log(ratio)
+        assert ours >= theirs * (1 - 1e-5)
+
+
+def test_pml_ntxent_caps_hard_pairs_at_minus_log_tiny_with_zero_gradient():
+    """At T = 1e-3 a pair whose negative beats its positive by 0.1 in cosine has loss ~100;
+    PML reports -log(tiny) = 87.34 for it and gives it no gradient; the reference does not."""
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]])
+    labels = torch.tensor([0, 0, 1, 1])
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    per_pair = NTXentLoss(1e-3, reducer=DoNothingReducer())(a, labels)["loss"]["losses"]
+    assert torch.allclose(per_pair, torch.full_like(per_pair, PML_CAP_FLOAT32), atol=1e-4)
+    (grad_pml,) = torch.autograd.grad(per_pair.mean(), a)
+    assert bool((grad_pml == 0).all())
+    ours = S.ntxent_loss(b, labels, 1e-3)
+    assert ours.item() > 600
+    (grad_ours,) = torch.autograd.grad(ours, b)
+    assert float(grad_ours.abs().sum()) > 0

@@ -1,0 +1,108 @@
+"""Loop oracles for the InfoNCE family and the proxy losses, in mpmath at 50 digits.
+
+They read the formulas literally: cosines from the exact input values, one term per pair,
+sample or proxy, ``exp`` and ``log`` without any stabilising trick (mpmath does not
+overflow), so they are independent of the references' log-space algebra.
+"""
+
+from __future__ import annotations
+
+import mpmath
+
+mpmath.mp.dps = 50
+
+
+def _rows(x) -> list[list[mpmath.mpf]]:
+    return [[mpmath.mpf(float(v)) for v in row] for row in x.detach().cpu().double().tolist()]
+
+
+def _cos(u: list[mpmath.mpf], v: list[mpmath.mpf]) -> mpmath.mpf:
+    dot = mpmath.fsum(a * b for a, b in zip(u, v))
+    return dot / (mpmath.sqrt(mpmath.fsum(a * a for a in u)) * mpmath.sqrt(mpmath.fsum(b * b for b in v)))
+
+
+def cosines(x, y=None) -> list[list[mpmath.mpf]]:
+    xs = _rows(x)
+    ys = xs if y is None else _rows(y)
+    return [[_cos(u, v) for v in ys] for u in xs]
+
+
+def ntxent_loss(embeddings, labels, temperature, negatives=None) -> float:
+    lab = [int(v) for v in labels.tolist()]
+    b = len(lab)
+    cos = cosines(embeddings)
+    t = mpmath.mpf(temperature)
+    terms = []
+    for a in range(b):
+        if negatives is None:
+            negs = [n for n in range(b) if lab[n] != lab[a]]
+        else:
+            negs = sorted({int(n) for n in negatives[a].tolist() if n >= 0})
+        for p in range(b):
+            if p != a and lab[p] == lab[a]:
+                num = mpmath.exp(cos[a][p] / t)
+                den = num + mpmath.fsum(mpmath.exp(cos[a][n] / t) for n in negs)
+                terms.append(-mpmath.log(num / den))
+    return float(mpmath.fsum(terms) / len(terms)) if terms else 0.0
+
+
+def _simclr_scores(z1, z2, temperature):
+    b = z1.shape[0]
+    z = _rows(z1) + _rows(z2)
+    t = mpmath.mpf(temperature)
+    s = [[_cos(u, v) / t for v in z] for u in z]
+    out = []
+    for i in range(2 * b):
+        j = (i + b) % (2 * b)
+        out.append((s[i][j], [s[i][k] for k in range(2 * b) if k not in (i, j)]))
+    return out
+
+
+def hard_negative_infonce(z1, z2, temperature, beta, tau_plus) -> float:
+    """The author code's estimator (joshr17/HCL image/main.py), term by term."""
+    if z1.shape[0] <= 1:
+        return 0.0
+    t, beta, tau = (mpmath.mpf(v) for v in (temperature, beta, tau_plus))
+    losses = []
+    for s_pos, s_neg in _simclr_scores(z1, z2, temperature):
+        n = len(s_neg)
+        imp = [mpmath.exp(beta * s) for s in s_neg]
+        reweight = mpmath.fsum(w * mpmath.exp(s) for w, s in zip(imp, s_neg)) / (mpmath.fsum(imp) / n)
+        pos = mpmath.exp(s_pos)
+        ng = max((reweight - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
+        losses.append(-mpmath.log(pos / (pos + ng)))
+    return float(mpmath.fsum(losses) / len(losses))
+
+
+def debiased_infonce(z1, z2, temperature, tau_plus) -> float:
+    """Chuang et al. 2020 (chingyaoc/DCL main.py): the plain negative sum, debiased and clamped."""
+    t, tau = mpmath.mpf(temperature), mpmath.mpf(tau_plus)
+    losses = []
+    for s_pos, s_neg in _simclr_scores(z1, z2, temperature):
+        n = len(s_neg)
+        pos = mpmath.exp(s_pos)
+        ng = max((mpmath.fsum(mpmath.exp(s) for s in s_neg) - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
+        losses.append(-mpmath.log(pos / (pos + ng)))
+    return float(mpmath.fsum(losses) / len(losses))
+
+
+def hardest_only_infonce(z1, z2, temperature, tau_plus) -> float:
+    """The beta -> infinity limit: reweight = N * max_i e^{s_i}."""
+    t, tau = mpmath.mpf(temperature), mpmath.mpf(tau_plus)
+    losses = []
+    for s_pos, s_neg in _simclr_scores(z1, z2, temperature):
+        n = len(s_neg)
+        pos = mpmath.exp(s_pos)
+        ng = max((n * mpmath.exp(max(s_neg)) - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
+        losses.append(-mpmath.log(pos / (pos + ng)))
+    return float(mpmath.fsum(losses) / len(losses))
+
+
+def topk_negatives(sim, labels, k) -> list[list[int]]:
+    lab = [int(v) for v in labels.tolist()]
+    s = sim.detach().cpu().tolist()
+    out = []
+    for a in range(len(lab)):
+        negs = sorted((n for n in range(len(lab)) if lab[n] != lab[a]), key=lambda n: (-s[a][n], n))[:k]
+        out.append(negs + [-1] * (k - len(negs)))
+    return out
