@@ -7,6 +7,7 @@ Every function validates its input and raises ``ValueError`` naming the bad argu
 from .batches import pk_batches
 from .contrastive import hard_negative_infonce, ntxent_loss, topk_negatives
 from .distances import pairwise_distances
+from .false_negatives import positive_aware_negatives
 from .losses import contrastive_loss, triplet_margin_loss
 from .metrics import active_triplet_fraction, collapse_ratio, map_at_r, mean_pairwise_distance, recall_at_k
 from .mining import (
@@ -17,6 +18,7 @@ from .mining import (
     semi_hard_negatives,
 )
 from .ohem import box_iou, nms, ohem_loss, ohem_select
+from .proxies import proxy_anchor_loss, proxy_nca_loss
 from .weights import distance_weights
 
 __all__ = [
@@ -37,6 +39,9 @@ __all__ = [
     "ohem_select",
     "pairwise_distances",
     "pk_batches",
+    "positive_aware_negatives",
+    "proxy_anchor_loss",
+    "proxy_nca_loss",
     "random_negatives",
     "recall_at_k",
     "semi_hard_negatives",

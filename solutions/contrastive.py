@@ -14,25 +14,7 @@ import math
 import torch
 from torch import Tensor
 
-from . import _checks, _cosine, _masks
-
-
-def _softplus(x: Tensor) -> Tensor:
-    """``log(1 + e^x)`` to full precision (also for large ``x``); 0 with gradient 0 at ``-inf``."""
-    return torch.logaddexp(x, torch.zeros_like(x))
-
-
-def _masked_logsumexp(x: Tensor, keep: Tensor) -> Tensor:
-    """Row-wise ``log sum_{j: keep[i,j]} e^{x[i,j]}``; ``-inf`` (gradient 0) for a row keeping nothing."""
-    has = keep.any(dim=1, keepdim=True)
-    # Rows that keep nothing are summed over zeros instead of -inf (whose gradient would be NaN).
-    z = x.masked_fill(~keep, float("-inf")).masked_fill(~has, 0.0)
-    return torch.logsumexp(z, dim=1).masked_fill(~has.squeeze(1), float("-inf"))
-
-
-def _log1mexp(x: Tensor) -> Tensor:
-    """``log(1 - e^x)`` for ``x < 0``, accurate near 0 and for very negative ``x`` (Maechler 2012)."""
-    return torch.where(x > -math.log(2.0), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
+from . import _checks, _cosine, _logspace, _masks
 
 
 def _negative_set(negatives: object, lab: Tensor) -> Tensor:
@@ -90,7 +72,7 @@ def ntxent_loss(embeddings: Tensor, labels: Tensor, temperature: float, negative
     if n_pos == 0:
         return u.sum() * 0.0
     s = (u @ u.T) / t
-    per_pair = _softplus(_masked_logsumexp(s, neg)[:, None] - s)
+    per_pair = _logspace.softplus(_logspace.masked_logsumexp(s, neg)[:, None] - s)
     return torch.where(pos, per_pair, 0.0).sum() / n_pos
 
 
@@ -116,15 +98,7 @@ def topk_negatives(sim: Tensor, labels: Tensor, k: int) -> Tensor:
     lab = _checks.labels(labels, s.shape[0])
     _checks.same_device("labels", lab, "sim", s)
     k = _checks.integer("k", k, 1)
-    b = s.shape[0]
-    neg = ~_masks.same_label(lab)
-    keyed = s.detach().masked_fill(~neg, float("-inf"))
-    # A stable descending sort keeps equal similarities in increasing index order.
-    order = torch.sort(keyed, dim=1, descending=True, stable=True).indices[:, :k]
-    if k > b:
-        order = torch.cat([order, order.new_full((b, k - b), -1)], dim=1)
-    rank = torch.arange(k, device=s.device)
-    return torch.where(rank[None, :] < neg.sum(dim=1, keepdim=True), order, -1)
+    return _masks.top_k_kept(s, ~_masks.same_label(lab), k)
 
 
 def hard_negative_infonce(
@@ -190,6 +164,6 @@ def hard_negative_infonce(
         # log r, r = tau_plus N e^{s+} / reweight; the debiased sum is positive iff r < 1.
         log_r = s_pos - log_rw + math.log(tp * n)
         ok = log_r < 0
-        debiased = log_rw + _log1mexp(torch.where(ok, log_r, -1.0)) - math.log1p(-tp)
+        debiased = log_rw + _logspace.log1mexp(torch.where(ok, log_r, -1.0)) - math.log1p(-tp)
         log_ng = torch.where(ok, debiased, float("-inf")).clamp(min=math.log(n) - 1.0 / t)
-    return _softplus(log_ng - s_pos).mean()
+    return _logspace.softplus(log_ng - s_pos).mean()

@@ -106,3 +106,32 @@ def topk_negatives(sim, labels, k) -> list[list[int]]:
         negs = sorted((n for n in range(len(lab)) if lab[n] != lab[a]), key=lambda n: (-s[a][n], n))[:k]
         out.append(negs + [-1] * (k - len(negs)))
     return out
+
+
+def proxy_nca_loss(embeddings, labels, proxies, softmax_scale) -> float:
+    """Per sample -log( exp(-s d_y) / sum_c exp(-s d_c) ), d the squared distance of unit vectors."""
+    xs, ps = _rows(embeddings), _rows(proxies)
+    unit = lambda v: [a / mpmath.sqrt(mpmath.fsum(b * b for b in v)) for a in v]  # noqa: E731
+    xs, ps = [unit(v) for v in xs], [unit(v) for v in ps]
+    s = mpmath.mpf(softmax_scale)
+    terms = []
+    for x, y in zip(xs, labels.tolist()):
+        e = [mpmath.exp(-s * mpmath.fsum((a - b) ** 2 for a, b in zip(x, p))) for p in ps]
+        terms.append(-mpmath.log(e[int(y)] / mpmath.fsum(e)))
+    return float(mpmath.fsum(terms) / len(terms)) if terms else 0.0
+
+
+def proxy_anchor_loss(embeddings, labels, proxies, alpha, delta) -> float:
+    cos = cosines(embeddings, proxies)
+    lab = [int(v) for v in labels.tolist()]
+    a, m = mpmath.mpf(alpha), mpmath.mpf(delta)
+    n_classes = proxies.shape[0]
+    pos_terms, neg_terms = [], []
+    for c in range(n_classes):
+        mine = [i for i in range(len(lab)) if lab[i] == c]
+        others = [i for i in range(len(lab)) if lab[i] != c]
+        if mine:
+            pos_terms.append(mpmath.log(1 + mpmath.fsum(mpmath.exp(-a * (cos[i][c] - m)) for i in mine)))
+        neg_terms.append(mpmath.log(1 + mpmath.fsum(mpmath.exp(a * (cos[i][c] + m)) for i in others)))
+    first = mpmath.fsum(pos_terms) / len(pos_terms) if pos_terms else 0
+    return float(first + mpmath.fsum(neg_terms) / n_classes)

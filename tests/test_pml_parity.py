@@ -110,3 +110,56 @@ def test_pml_ntxent_caps_hard_pairs_at_minus_log_tiny_with_zero_gradient():
     assert ours.item() > 600
     (grad_ours,) = torch.autograd.grad(ours, b)
     assert float(grad_ours.abs().sum()) > 0
+
+
+# ----------------------------------------------------------------------------- proxy losses
+from pytorch_metric_learning.losses import ProxyAnchorLoss, ProxyNCALoss  # noqa: E402
+
+
+def proxy_batch(seed: int, n: int, n_classes: int, dim: int = 8):
+    g = torch.Generator().manual_seed(seed)
+    proxies = torch.randn(n_classes, dim, generator=g)
+    labels = torch.randint(0, n_classes, (n,), generator=g)
+    x = proxies[labels] + torch.randn(n, dim, generator=g)
+    return x, labels, proxies
+
+
+def with_proxies(loss, proxies):
+    loss.proxies.data = proxies.clone()
+    return loss
+
+
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 32), n_classes=st.integers(1, 6), scale=st.sampled_from([1.0, 3.0, 9.0, 13.98]))
+def test_proxy_nca_matches_pml_where_no_probability_underflows(seed, n, n_classes, scale):
+    x, labels, proxies = proxy_batch(seed, n, n_classes)
+    theirs = with_proxies(ProxyNCALoss(n_classes, 8, softmax_scale=scale), proxies)
+    kept = torch.as_tensor(with_proxies(ProxyNCALoss(n_classes, 8, softmax_scale=scale, reducer=DoNothingReducer()), proxies)(x, labels)["loss"]["losses"])
+    assert kept.numel() == n  # at these scales no sample's probability underflows
+    assert math.isclose(S.proxy_nca_loss(x, labels, proxies, scale).item(), theirs(x, labels).item(), rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_pml_proxy_nca_drops_the_hardest_samples_when_their_probability_underflows():
+    """Half the samples sit opposite their own proxy, on another class's proxy. At softmax_scale 30
+    their class probability (~e^-120) underflows in float32 and PML drops them: its loss falls
+    as the batch gets harder."""
+    e = torch.eye(8)
+    proxies = torch.stack([e[0], -e[0], e[1], -e[1]])
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    x = proxies[labels].clone()
+    x[4:] = -x[4:]
+    for scale in (30.0, 100.0):
+        per_sample = with_proxies(ProxyNCALoss(4, 8, softmax_scale=scale, reducer=DoNothingReducer()), proxies)(x, labels)
+        assert torch.as_tensor(per_sample["loss"]["losses"]).numel() < 8
+        theirs = with_proxies(ProxyNCALoss(4, 8, softmax_scale=scale), proxies)(x, labels).item()
+        ours = S.proxy_nca_loss(x, labels, proxies, scale).item()
+        assert ours > theirs + scale / 4
+    nothing_kept = with_proxies(ProxyNCALoss(4, 8, softmax_scale=100.0), proxies)(x[4:], labels[4:]).item()
+    assert math.isnan(nothing_kept) or nothing_kept == 0.0
+    assert S.proxy_nca_loss(x[4:], labels[4:], proxies, 100.0).item() > 300
+
+
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 32), n_classes=st.integers(1, 6), alpha=st.sampled_from([1.0, 32.0, 64.0]), delta=st.sampled_from([0.0, 0.1]))
+def test_proxy_anchor_matches_pml(seed, n, n_classes, alpha, delta):
+    x, labels, proxies = proxy_batch(seed, n, n_classes)
+    theirs = with_proxies(ProxyAnchorLoss(n_classes, 8, margin=delta, alpha=alpha), proxies)(x, labels).item()
+    assert math.isclose(S.proxy_anchor_loss(x, labels, proxies, alpha, delta).item(), theirs, rel_tol=1e-5, abs_tol=1e-6)
