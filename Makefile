@@ -6,7 +6,7 @@ TORCH_PIN ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser lab demo docs-figures test bench clean
+.PHONY: setup browser lab demo docs-figures test bench gpu-check clean
 
 setup: $(STAMP) browser
 
@@ -45,6 +45,10 @@ test: setup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_semi_hard.py $(BENCH_ARGS)
+
+# pytest -m gpu and the benchmarks on CUDA, with a short report (out/gpu-check/); skips cleanly without CUDA.
+gpu-check: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/gpu_check.py $(GPU_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
