@@ -16,12 +16,15 @@ def distance_weights(
     Pairwise distances of points uniform on the unit sphere in ``R^dim`` have density
     ``q(d) ~ d^(dim-2) (1 - d^2/4)^((dim-3)/2)``. Sampling negative ``n`` of anchor ``a``
     with weight ``1 / q(max(dist[a,n], cutoff))`` spreads the chosen negatives over all
-    distances instead of the few typical ones.
+    distances *when the distances follow q*. In a trained embedding they do not, and the
+    weight falls steeply with distance, so most of it lands on the nearest negatives
+    (lesson 2 measures how often the pick is the hardest negative, in 16-d and 128-d).
 
     Rules:
         * ``log q(d) = (dim - 2) log d + ((dim - 3) / 2) log(1 - d^2 / 4)``;
         * weight 0 for non-negatives (same label, so also the diagonal) and wherever the
-          raw ``dist[a,n] >= nonzero_loss_cutoff`` (those negatives give no loss);
+          raw ``dist[a,n] >= nonzero_loss_cutoff`` (Wu et al.'s 1.4 is ``alpha + beta`` of
+          their margin loss, which is 0 there; a triplet loss can still be non-zero);
         * each row is normalised in log space (a masked softmax), so a row with a valid
           negative sums to 1 and never underflows to zeros; a row with none is all zeros.
 

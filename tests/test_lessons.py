@@ -12,8 +12,13 @@ For each ``lessons/src/NN_name.py`` source:
   strings (verdicts, winners) and integers, and every float within ``FLOAT_TOLERANCE`` (see
   ``agrees``). Training runs for hundreds of steps, and two x86 CPUs round matrix products
   differently (MKL/oneDNN pick kernels by instruction set), so the last digits of a trained
-  model's metrics are not portable; a claim the lesson makes must survive that. On a CUDA machine,
-  where kernels round differently again, only the keys must agree.
+  model's metrics are not portable; a claim the lesson makes must survive that. A paired verdict
+  (``{"a", "b", "n", "diff", "ci", "verdict"}``, see ``solutions.experiments.prelude``) must keep
+  its verdict unless its committed interval ends within ``VERDICT_NOISE`` of 0, where the fresh
+  verdict must only follow the fresh interval. On a CUDA machine, where kernels round
+  differently again, only the keys must agree;
+* every lesson that ranks methods prints each ranking's paired verdict next to it, and its
+  KEY-RESULTS line carries every printed verdict with its interval (``VERDICT_KEYS``).
 
 The other notebooks built from ``lessons/src`` (``build.EXTRAS``: the quick test) must be
 fresh, executed, and run again from scratch without an error or stderr output.
@@ -62,6 +67,27 @@ def key_results(nb: nbformat.NotebookNode) -> str:
 
 #: Floats in KEY-RESULTS may differ by this much between CPUs (absolute, or relative to the value).
 FLOAT_TOLERANCE = {"abs": 0.03, "rel": 0.05}
+#: A verdict whose interval ends this close to 0 may flip between CPUs (CI differed in the third decimal).
+VERDICT_NOISE = 0.01
+VERDICT_KEYS = {"a", "b", "n", "diff", "ci", "verdict"}
+VERDICTS = {"A better", "B better", "no measurable difference"}
+#: Lessons whose text ranks methods: their KEY-RESULTS hold a non-empty "verdicts" dict.
+RANKING_LESSONS = ("02",)
+
+
+def follows_interval(v: dict) -> bool:
+    """The verdict is the one its interval gives (higher or lower is better: either side of 0)."""
+    low, high = v["ci"]
+    return low <= v["diff"] <= high and (v["verdict"] == "no measurable difference") == (low <= 0 <= high)
+
+
+def verdicts_in(key) -> list[dict]:
+    """Every paired-verdict dict anywhere in a parsed KEY-RESULTS value."""
+    if isinstance(key, dict):
+        return ([key] if "verdict" in key else []) + [v for x in key.values() for v in verdicts_in(x)]
+    if isinstance(key, list):
+        return [v for x in key for v in verdicts_in(x)]
+    return []
 
 
 def agrees(fresh, committed, where: str = "KEY-RESULTS") -> list[str]:
@@ -69,6 +95,10 @@ def agrees(fresh, committed, where: str = "KEY-RESULTS") -> list[str]:
     if isinstance(committed, dict):
         if not isinstance(fresh, dict) or sorted(fresh) != sorted(committed):
             return [f"{where}: keys {sorted(fresh) if isinstance(fresh, dict) else fresh!r} != {sorted(committed)}"]
+        if {"verdict", "ci"} <= set(committed) and min(abs(b) for b in committed["ci"]) < VERDICT_NOISE:
+            # Within noise of 0: the verdict may differ, but must follow the fresh interval.
+            out = [m for k in committed if k != "verdict" for m in agrees(fresh[k], committed[k], f"{where}.{k}")]
+            return out + ([] if follows_interval(fresh) else [f"{where}: verdict {fresh['verdict']!r} contradicts {fresh['ci']}"])
         return [m for k in committed for m in agrees(fresh[k], committed[k], f"{where}.{k}")]
     if isinstance(committed, list):
         if not isinstance(fresh, list) or len(fresh) != len(committed):
@@ -94,6 +124,36 @@ def test_key_results_comparison_tolerates_rounding_but_not_changed_claims():
     assert agrees({"r1": 0.553, "n": 40, "verdict": "A better"}, committed)
     assert agrees({"r1": "0.553", "n": 40, "verdict": "A better", "grid": [0.5, 0.25]}, committed)
     assert agrees({"r1": 1000.0}, {"r1": 1040.0}) == [] and agrees({"r1": 1000.0}, {"r1": 1100.0})
+
+
+def test_a_verdict_may_flip_only_when_its_interval_ends_within_noise_of_zero():
+    clear = {"a": "x", "b": "y", "n": 5, "diff": 0.05, "ci": [0.03, 0.07], "verdict": "A better"}
+    assert agrees(dict(clear), clear) == []
+    assert agrees({**clear, "ci": [-0.01, 0.07], "verdict": "no measurable difference"}, clear)
+    edge = {**clear, "diff": 0.02, "ci": [0.005, 0.035]}
+    assert agrees({**edge, "ci": [-0.002, 0.04], "verdict": "no measurable difference"}, edge) == []
+    assert agrees({**edge, "ci": [-0.002, 0.04], "verdict": "A better"}, edge)  # contradicts its own interval
+    assert agrees({**edge, "ci": [-0.002, 0.04], "verdict": "B better"}, edge)
+
+
+PRINTED_VERDICT = re.compile(r"^(?P<a>.+?) - (?P<b>.+?): [+-]\d+\.\d+ \(95% CI \[[+-]\d+\.\d+, [+-]\d+\.\d+\], (?P<n>\d+) paired seeds\) -> ", re.M)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
+def test_every_printed_verdict_is_in_key_results_with_its_interval(source):
+    nb = nbformat.read(build.notebook_path(source), as_version=4)
+    key = json.loads(key_results(nb).removeprefix("KEY-RESULTS "))
+    found = verdicts_in(key)
+    for v in found:
+        assert set(v) == VERDICT_KEYS, f"a KEY-RESULTS comparison lacks {VERDICT_KEYS - set(v)}: {v}"
+        assert v["verdict"] in VERDICTS and follows_interval(v), v
+    if source.stem[:2] in RANKING_LESSONS:
+        assert key.get("verdicts"), f"{source.name} ranks methods but its KEY-RESULTS hold no verdicts"
+    text = "".join(o.text for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                   if o.output_type == "stream" and o.name == "stdout")
+    printed = {(m["a"], m["b"], int(m["n"])) for m in PRINTED_VERDICT.finditer(text)}
+    missing = printed - {(v["a"], v["b"], v["n"]) for v in found}
+    assert not missing, f"verdicts printed but not in KEY-RESULTS: {sorted(missing)}"
 
 
 def test_there_are_six_lessons_and_the_readme_lists_them():

@@ -58,6 +58,16 @@ def test_split_holds_classes_out(split):
     assert split.x_train[:, :64].mean(dim=0).abs().max() < 1e-5
 
 
+def test_a_validation_split_leaves_the_unused_classes_out_and_keeps_each_image_unchanged(split):
+    val = load_digit_split(held_out=(3, 4), unused=(5, 6, 7, 8, 9), nuisance_dims=8)
+    assert set(val.y_train.tolist()) == {0, 1, 2} and set(val.y_test.tolist()) == {3, 4}
+    # The same image has the same nuisance columns whatever is unused; pixels are centred on its own training classes.
+    assert torch.equal(val.x_train[:, 64:], split.x_train[torch.isin(split.y_train, torch.tensor([0, 1, 2]))][:, 64:])
+    assert torch.allclose(val.x_train[:, :64].mean(dim=0), torch.zeros(64), atol=1e-6)
+    with pytest.raises(ValueError, match="unused"):
+        load_digit_split(held_out=(3, 4), unused=(4, 5))
+
+
 def test_redraw_nuisance_touches_only_the_nuisance_columns(split):
     x = split.x_train[:10]
     out = split.redraw_nuisance(x, torch.Generator().manual_seed(0))
@@ -143,6 +153,21 @@ def test_curriculum_switches_after_warmup():
     assert tail <= set(zip(*(t.tolist() for t in hard)))
 
 
+def test_curriculum_ramp_grows_the_hard_share_linearly_to_its_cap():
+    x, y = _batch(1, b=32)
+    d = S.pairwise_distances(x)
+    semi, hard = S.semi_hard_negatives(d, y, 0.2), S.hardest_negatives(d, y)
+    miner = make_miner("curriculum", margin=0.2, generator=torch.Generator().manual_seed(0), warmup_steps=3,
+                       hard_fraction=0.5, ramp_steps=4)
+    added = [miner(d, y, step)[0].numel() - semi[0].numel() for step in range(10)]
+    t = hard[0].numel()
+    assert added == [0, 0, 0] + [round(0.5 * t * min(1, (s - 3 + 1) / 4)) for s in range(3, 10)]
+    assert added[-1] == round(0.5 * t) and added[3] < added[4] < added[5] < added[6]
+    for bad in ({"hard_fraction": 1.5}, {"ramp_steps": -1}, {"warmup_steps": -2}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            make_miner("curriculum", generator=torch.Generator(), **bad)
+
+
 def test_make_miner_rejects_unknown_names():
     with pytest.raises(ValueError, match="name"):
         make_miner("semihard")
@@ -151,6 +176,17 @@ def test_make_miner_rejects_unknown_names():
 
 
 # --------------------------------------------------------------------------- training
+
+
+def test_after_step_sees_every_step_and_leaves_training_unchanged(split):
+    kw = dict(steps=6, p=5, k=4, log_every=5)
+    probe = split.x_train[:16]
+    seen = []
+    m1, h1 = train_on_split(split, "semi-hard", 2, after_step=lambda step, model: seen.append((step, embed(model, probe))), **kw)
+    m2, h2 = train_on_split(split, "semi-hard", 2, **kw)
+    assert [s for s, _ in seen] == list(range(6)) and h1.loss == h2.loss
+    assert torch.equal(seen[-1][1], embed(m2, probe))  # the model after the last step
+    assert not torch.equal(seen[0][1], seen[-1][1])
 
 
 def test_training_is_seeded_and_logs(split):

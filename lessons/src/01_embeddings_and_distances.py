@@ -15,26 +15,19 @@
 # %%
 %matplotlib inline
 import json
-import pathlib
 import random
-import sys
 import time
-
-ROOT = pathlib.Path.cwd().resolve().parent  # the notebook runs from lessons/
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 import solutions as S
+from solutions.experiments.prelude import start_lesson
 from solutions.experiments.training import EmbeddingNet, embed, load_digit_split, mean_std, seed_everything
 
-torch.set_num_threads(1)
-device = "cuda" if torch.cuda.is_available() else "cpu"
+device = start_lesson()
 SEEDS = [0, 1, 2, 3, 4]
-seed_everything(0)
 print("device:", device)
 
 # %% [markdown]

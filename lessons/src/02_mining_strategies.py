@@ -9,36 +9,30 @@
 # | strategy | rule (for each positive pair `(a, p)` unless said otherwise) | reference |
 # |---|---|---|
 # | random | any negative, uniformly | `solutions.random_negatives` |
-# | semi-hard | the closest negative *farther than the positive but inside the margin*: `d_ap < d_an < d_ap + margin` | `solutions.semi_hard_negatives` |
+# | semi-hard (FaceNet-style) | the closest negative *farther than the positive but inside the margin*: `d_ap < d_an < d_ap + margin` | `solutions.semi_hard_negatives` |
 # | hardest | the closest negative of the anchor, whatever `d_ap` is | `solutions.hardest_negatives` |
 # | batch-hard | one triplet per anchor: its farthest positive and its closest negative | `solutions.batch_hard` |
-# | distance-weighted | a negative drawn with probability `∝ 1 / q(d)`, `q` the density of distances on the sphere, so picks spread over all distances | `solutions.distance_weighted_negatives` |
+# | distance-weighted | a negative drawn with probability `∝ 1 / q(max(d, 0.5))`, `q` the density of distances between points spread uniformly on the sphere; 0 for `d >= 1.4` | `solutions.distance_weighted_negatives` |
 #
-# Then we compare three things that are all called "semi-hard" in popular libraries.
+# We measure where each one actually picks (distance-weighted sampling turns out to behave
+# very differently from its name in a trained embedding), then compare three things that are
+# all called "semi-hard" in popular libraries.
 
 # %%
 %matplotlib inline
-import json
-import pathlib
-import sys
 import warnings
-
-ROOT = pathlib.Path.cwd().resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 import solutions as S
-from solutions.experiments.training import all_triplets, embed, load_digit_split, mean_std, seed_everything, train_on_split
+from solutions.experiments.prelude import compare, print_key_results, start_lesson
+from solutions.experiments.training import all_triplets, embed, load_digit_split, mean_std, train_on_split
 
-torch.set_num_threads(1)
-device = "cuda" if torch.cuda.is_available() else "cpu"
+device = start_lesson()
 SEEDS = [0, 1, 2, 3, 4]
 MARGIN, DIM, P, K = 0.2, 16, 5, 8
-seed_everything(0)
 
 # %% [markdown]
 # ## A realistic batch
@@ -53,8 +47,8 @@ seed_everything(0)
 split = load_digit_split(nuisance_dims=64, device=device)
 
 
-def frozen_batch(seed):
-    model, _ = train_on_split(split, "random", seed, steps=100, p=P, k=K, log_every=100)
+def frozen_batch(seed, dim=DIM):
+    model, _ = train_on_split(split, "random", seed, steps=100, p=P, k=K, dim=dim, log_every=100)
     idx = next(S.pk_batches(split.y_train.cpu(), P, K, generator=torch.Generator().manual_seed(1000 + seed))).to(device)
     x = embed(model, split.x_train[idx])
     return x, split.y_train[idx]
@@ -119,8 +113,9 @@ plt.show()
 # Random picks land anywhere, mostly among the easy, far negatives. Hardest and batch-hard
 # take the leftmost grey dot, which is often *closer than the positive* (a violated
 # triplet, large loss). Semi-hard takes the first grey dot inside the green band, and skips
-# the pair when the band is empty (no marker). Distance-weighted sampling lands at moderate
-# distances: it is random, but weighted towards distances that are rare on the sphere.
+# the pair when the band is empty (no marker). Distance-weighted sampling is random, yet in
+# these rows it lands on or next to the hardest negative: the section after the table
+# measures how often, and why.
 #
 # ## How many triplets, how many useful ones — over 5 batches
 
@@ -169,10 +164,133 @@ for name, rows in per_seed.items():
 #   it with every positive; batch-hard only with the farthest positive, one triplet per anchor,
 #   which makes batch-hard's triplets the most violated (on average `d_an < d_ap`) and its
 #   loss the largest;
-# * **distance-weighted** sits in between.
+# * **distance-weighted** picks negatives almost as close as the hardest ones, far closer than
+#   random (paired verdicts below, over the 5 seeds).
 #
 # Larger losses are not automatically better: lesson 3 measures what each does to training,
 # lesson 5 what goes wrong with the hardest negatives.
+
+# %%
+col = lambda name, k: [r[k] for r in per_seed[name]]  # noqa: E731  per-seed values, seeds paired
+verdicts = {
+    "batch-hard_vs_hardest_loss": compare(col("batch-hard", "loss"), col("hardest", "loss"), ("batch-hard", "hardest"),
+                                          word="larger loss"),
+    "dw_vs_random_d_an": compare(col("distance-weighted", "d_an"), col("random", "d_an"),
+                                 ("distance-weighted", "random"), higher_is_better=False, word="closer"),
+    "dw_vs_hardest_d_an": compare(col("distance-weighted", "d_an"), col("hardest", "d_an"),
+                                  ("distance-weighted", "hardest"), higher_is_better=False, word="closer"),
+}
+
+# %% [markdown]
+# ## What distance-weighted sampling does in a trained embedding
+#
+# Wu et al. (2017) observe that for points spread uniformly on the unit sphere in `R^dim`,
+# pairwise distances have the density `q(d) ∝ d^(dim-2) (1 - d²/4)^((dim-3)/2)`: in high
+# dimension almost every distance is close to `√2`. Sampling a negative with weight `1/q(d)`
+# cancels that concentration, so *if the distances follow `q`*, the picks spread evenly over
+# the distances that occur. The reference clamps `d` at `cutoff = 0.5` (every negative closer
+# than 0.5 gets the same weight as one at 0.5) and gives weight 0 at `d >= 1.4`.
+#
+# A trained embedding is not uniform: its negatives sit at distances that are rare under `q`,
+# and `1/q` grows very fast towards small distances. Relative to a negative at `d <= 0.5`, the
+# weights are:
+
+# %%
+def relative_weight(d, dim, cutoff=0.5):
+    log_q = lambda x: (dim - 2) * np.log(x) + (dim - 3) / 2 * np.log1p(-x * x / 4)  # noqa: E731
+    return np.exp(log_q(cutoff) - log_q(np.maximum(d, cutoff)))
+
+
+HIGH_DIM = 128
+print(f"{'d(a,n)':>8} " + " ".join(f"{d:>9.1f}" for d in (0.5, 0.6, 0.7, 0.8, 1.0, 1.3)))
+for dim in (DIM, HIGH_DIM):
+    print(f"{dim:>5}-d  " + " ".join(f"{relative_weight(d, dim):>9.2g}" for d in (0.5, 0.6, 0.7, 0.8, 1.0, 1.3)))
+
+# %% [markdown]
+# In 16-d a negative at 0.7 gets 1.4 % of the weight of one at 0.5 and a negative at 1.0
+# 0.03 %; in 128-d the fall is so steep that only the closest few negatives count at all. So
+# in a trained embedding distance-weighted sampling is *a random negative among the nearest
+# few*, not a spread over all distances. We measure it per seed: the fraction of its picks
+# that are the anchor's hardest (closest) negative, and the mean rank of the pick among the
+# anchor's 32 negatives (0 = the closest), on the same frozen batches, on the same batches of
+# a network trained the same way with `dim = 128`, and on points drawn uniformly on the
+# 16-d sphere (where Wu et al.'s argument holds).
+
+# %%
+def pick_stats(d, y, triplets):
+    a, p, n = triplets
+    neg = y[:, None] != y[None, :]
+    nearest = torch.where(neg, d, float("inf")).min(dim=1).values
+    rank = ((d[a] < d[a, n][:, None]) & neg[a]).sum(dim=1).double()
+    return {"hardest": float((d[a, n] == nearest[a]).double().mean()), "rank": float(rank.mean()),
+            "d_an": d[a, n].cpu()}
+
+
+dw_stats = {"trained 16-d": [], f"trained {HIGH_DIM}-d": [], "uniform 16-d": []}
+for seed in SEEDS:
+    x, y = batches[seed]
+    g = torch.Generator(device=device).manual_seed(seed)
+    d = S.pairwise_distances(x)
+    dw_stats["trained 16-d"].append(pick_stats(d, y, S.distance_weighted_negatives(d, y, DIM, generator=g)))
+    xh, yh = frozen_batch(seed, dim=HIGH_DIM)
+    dh = S.pairwise_distances(xh)
+    dw_stats[f"trained {HIGH_DIM}-d"].append(pick_stats(dh, yh, S.distance_weighted_negatives(dh, yh, HIGH_DIM, generator=g)))
+    u = torch.nn.functional.normalize(torch.randn(len(y), DIM, generator=g, device=device), dim=1)
+    du = S.pairwise_distances(u)
+    dw_stats["uniform 16-d"].append(pick_stats(du, y, S.distance_weighted_negatives(du, y, DIM, generator=g)))
+
+print(f"{'embedding':<16} {'picks = hardest':>17} {'mean rank of pick (of 32)':>27}")
+for name, rows in dw_stats.items():
+    h, r = mean_std([s["hardest"] for s in rows]), mean_std([s["rank"] for s in rows])
+    print(f"{name:<16} {h[0]:>9.3f} ± {h[1]:.3f} {r[0]:>17.2f} ± {r[1]:.2f}")
+hardest_share = lambda name: [s["hardest"] for s in dw_stats[name]]  # noqa: E731
+verdicts["dw_hardest_share_128_vs_16"] = compare(hardest_share(f"trained {HIGH_DIM}-d"), hardest_share("trained 16-d"),
+                                                 (f"{HIGH_DIM}-d", "16-d"), word="higher")
+pick_rank = lambda name: [s["rank"] for s in dw_stats[name]]  # noqa: E731
+verdicts["dw_pick_rank_trained_vs_uniform"] = compare(pick_rank("trained 16-d"), pick_rank("uniform 16-d"),
+                                                      ("trained 16-d", "uniform 16-d"), higher_is_better=False,
+                                                      word="closer (lower rank)")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
+bins = np.linspace(0.0, 1.6, 33)
+for ax, name, (x, y) in [(axes[0], "uniform 16-d", (u, y)), (axes[1], "trained 16-d", batches[SEEDS[-1]])]:
+    d = S.pairwise_distances(x)
+    negs = d[y[:, None] != y[None, :]].cpu()
+    ax.hist(negs, bins=bins, density=True, color="lightgrey", label="all negatives")
+    ax.hist(dw_stats[name][-1]["d_an"], bins=bins, density=True, histtype="step", lw=2, color=COLORS["distance-weighted"],
+            label="distance-weighted picks")
+    ax.axvline(0.5, color="black", ls=":", lw=1)
+    ax.axvline(1.4, color="black", ls="--", lw=1)
+    ax.set(title=f"{name} (seed {SEEDS[-1]})", xlabel="d(a, n)   (dotted: cutoff 0.5, dashed: 1.4)")
+axes[0].set_ylabel("density")
+axes[0].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What the table and the plot show:
+#
+# * On **uniform** points (left), where distances follow `q`, the picks cover the whole range
+#   of negatives below 1.4 roughly evenly, although most negatives lie near 1.4 and beyond:
+#   this is the regime Wu et al. describe.
+# * On the **trained** 16-d batches (right) the picks pile up at the low end of the negatives,
+#   just above the cutoff, with a thin tail: almost half of them *is* the hardest negative, and
+#   the mean rank of the pick is measurably lower than on uniform points (verdict above). The
+#   share of hardest picks alone is higher than on uniform points on average, but with 5 seeds
+#   that difference is not measurable.
+# * At **128-d** the weight falls so steeply that distance-weighted sampling picks the hardest
+#   negative most of the time (measurably more often than at 16-d): in high dimension and a
+#   trained embedding it behaves almost like hardest-negative mining, which is consistent with
+#   lesson 3, where distance-weighted and batch-hard end up with no measurable difference.
+#
+# Two more details of the reference. The clamp at 0.5 means that negatives closer than 0.5
+# are drawn *uniformly* among themselves. The zero weight at `d >= 1.4`
+# (`nonzero_loss_cutoff`) comes from Wu et al.'s **margin loss**, where `1.4 = α + β`
+# (`β = 1.2`, `α = 0.2`) and a negative beyond it gives no loss. For the *triplet* loss used
+# here that is not exactly true: a negative at 1.4 still has a loss when `d_ap > 1.2`. It
+# removes almost nothing in practice (few positives are that far), but the reason is the
+# margin loss, not the triplet loss.
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.4))
@@ -193,8 +311,19 @@ plt.show()
 #
 # The name comes from FaceNet (Schroff et al., 2015), but libraries implement it differently:
 #
-# 1. **FaceNet window (our `solutions.semi_hard_negatives`)**: per positive pair, the closest
-#    negative with `d_ap < d_an < d_ap + margin`, both bounds strict; pairs with none are dropped.
+# 1. **FaceNet-style window (our `solutions.semi_hard_negatives`)**: per positive pair, the
+#    closest negative with `d_ap < d_an < d_ap + margin`, both bounds strict; pairs with none
+#    are dropped. Two differences from the paper: FaceNet states the window on **squared**
+#    distances, `‖a−p‖² < ‖a−n‖² < ‖a−p‖² + α` with `α = 0.2` (at `d_ap = 0.5` that is
+#    `(0.5, 0.671)` in plain distance, not `(0.5, 0.7)`), and it says negatives inside the
+#    window are used, not which one. Unsquared distances and "the closest one in the window"
+#    are this course's choice (as in TF-Addons): it is deterministic, and the closest
+#    semi-hard negative is the hardest one that is not yet violated.
+#
+#    A warning about the seed page's pseudocode: it keeps negatives with
+#    `D[a,n] < D[a,p] + margin` and then "chooses the closest". Without the lower bound
+#    `D[a,n] > D[a,p]`, the closest such negative is simply the **hardest** negative
+#    whenever it lies inside the upper bound. The window needs both bounds.
 # 2. **TensorFlow Addons `triplet_semihard_loss`**: per positive pair, the closest negative
 #    with `d_an > d_ap` — *no upper bound*: the margin plays no role in the choice. If no
 #    negative is farther than the positive, it falls back to the **farthest** negative. Every
@@ -323,6 +452,7 @@ for label, t in [("ours (strict window)", ours_toy), ("PML (inclusive at margin)
 
 # %%
 key = {"triplets": {}, "active": {}}
+key["dw_picks_hardest"] = {name: round(mean_std(hardest_share(name))[0], 3) for name in dw_stats}
 for name, st in table2.items():
     key["triplets"][name] = round(st["triplets"][0], 1)
     key["active"][name] = round(st["active"][0], 3)
@@ -330,7 +460,7 @@ for name in names:
     key.setdefault("semi_hard_rules", {})[name] = round(mean_std([r[name]["triplets"] for r in defs])[0], 1)
 key["tfa_fallbacks"] = round(mean_std([r["tfa_fallbacks"] for r in defs])[0], 1)
 key["toy"] = {name: [for_pair(t), for_pair(t, 0, 5)] for name, t in [("ours", ours_toy), ("pml", pml_toy), ("tfa", (ta, tp, tn))]}
-print("KEY-RESULTS " + json.dumps(key, sort_keys=True))
+print_key_results(key, verdicts)
 
 # %% [markdown]
 # ## Check yourself
@@ -341,9 +471,13 @@ print("KEY-RESULTS " + json.dumps(key, sort_keys=True))
 #    *(`0 < d_an - d_ap < margin` ⇒ `0 < d_ap - d_an + margin < margin`.)*
 # 3. A negative is closer to the anchor than the positive. Which strategies can pick it?
 #    *(hardest, batch-hard, random, distance-weighted — never semi-hard.)*
-# 4. TF-Addons' `triplet_semihard_loss` and our miner agree on every triplet we return. What
+# 4. Why does distance-weighted sampling pick the hardest negative so often in a trained
+#    128-d embedding? *(Its weight `1/q(d)` grows like `d^-(dim-2)` towards small distances; in
+#    a trained embedding the negatives are not spread like uniform points, so the closest ones
+#    take almost all the weight.)*
+# 5. TF-Addons' `triplet_semihard_loss` and our miner agree on every triplet we return. What
 #    does TF-Addons do for the other pairs, and what does that do to the averaged loss?
 #    *(It keeps them with a negative beyond the margin or the farthest negative; most add 0 to
 #    the sum but count in the denominator.)*
-# 5. With margin 0.5, is a negative at exactly `d_ap + 0.5` semi-hard? *(PML: yes; ours: no;
+# 6. With margin 0.5, is a negative at exactly `d_ap + 0.5` semi-hard? *(PML: yes; ours: no;
 #    it has zero loss either way.)*

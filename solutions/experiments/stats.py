@@ -36,10 +36,11 @@ class PairedVerdict:
         """The better method's name, or None when there is no measurable difference."""
         return {A_BETTER: self.a, B_BETTER: self.b}.get(self.verdict)
 
-    def text(self, digits: int = 3) -> str:
-        """One line to print next to the sentence it supports."""
+    def text(self, digits: int = 3, word: str = "better") -> str:
+        """One line to print next to the sentence it supports; ``word`` names the direction
+        (``"better"``, or ``"higher"``/``"farther"`` where the comparison is not a ranking)."""
         f = f"{{:+.{digits}f}}"
-        outcome = f"{self.winner} better" if self.winner else NO_DIFFERENCE
+        outcome = f"{self.winner} {word}" if self.winner else NO_DIFFERENCE
         return (f"{self.a} - {self.b}: {f.format(self.mean_diff)} "
                 f"({self.confidence:.0%} CI [{f.format(self.low)}, {f.format(self.high)}], "
                 f"{self.n} paired seeds) -> {outcome}")

@@ -85,19 +85,29 @@ def load_digit_split(
     nuisance_std: float = 1.0,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    unused: tuple[int, ...] = (),
 ) -> DigitSplit:
     """Load ``sklearn.datasets.load_digits``, hold the classes ``held_out`` out of training
-    and append ``nuisance_dims`` noise columns drawn once with ``seed``."""
+    and append ``nuisance_dims`` noise columns drawn once with ``seed``.
+
+    Classes in ``unused`` are left out of both sides: a validation split takes validation
+    classes as ``held_out`` and the test classes as ``unused``, so that no choice made on it
+    has seen a test image. The nuisance columns of an image do not depend on ``unused``.
+    """
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     x = torch.tensor(digits.data, dtype=torch.float32) / 16.0
     y = torch.tensor(digits.target, dtype=torch.int64)
+    if set(held_out) & set(unused):
+        raise ValueError(f"held_out and unused must not share classes, got {held_out} and {unused}")
+    keep = ~torch.isin(y, torch.tensor(unused, dtype=torch.int64))
     test = torch.isin(y, torch.tensor(held_out, dtype=torch.int64))
-    x = x - x[~test].mean(dim=0)
+    x = x - x[keep & ~test].mean(dim=0)
     if nuisance_dims:
         g = torch.Generator().manual_seed(seed)
         x = torch.cat([x, nuisance_std * torch.randn(x.shape[0], nuisance_dims, generator=g)], dim=1)
+    x, y, test = x[keep], y[keep], test[keep]
     return DigitSplit(
         x[~test].to(device),
         y[~test].to(device),
@@ -188,6 +198,7 @@ def make_miner(
     generator: torch.Generator | None = None,
     warmup_steps: int = 0,
     hard_fraction: float = 0.1,
+    ramp_steps: int = 0,
 ) -> Miner:
     """A miner ``(dist [B, B], labels [B], step) -> (a, p, n)`` by name.
 
@@ -195,7 +206,9 @@ def make_miner(
       negative per positive pair), ``"batch-hard"``, ``"distance-weighted"`` (for unit
       embeddings of size ``dim``) call the reference miners;
     * ``"curriculum"``: semi-hard for the first ``warmup_steps`` steps, then semi-hard
-      plus a random ``hard_fraction`` of the hardest-negative triplets.
+      plus a random fraction of the hardest-negative triplets: ``hard_fraction`` at once
+      (``ramp_steps = 0``), or growing linearly to ``hard_fraction`` over ``ramp_steps``
+      steps (``hard_fraction * min(1, (step - warmup_steps + 1) / ramp_steps)``).
 
     ``generator`` (on ``dist``'s device) drives the random choices.
     """
@@ -212,12 +225,17 @@ def make_miner(
     if name == "curriculum":
         if generator is None:
             raise ValueError("the curriculum miner needs a generator")
+        if not 0 <= hard_fraction <= 1:
+            raise ValueError(f"hard_fraction must be in [0, 1], got {hard_fraction!r}")
+        if ramp_steps < 0 or warmup_steps < 0:
+            raise ValueError(f"warmup_steps and ramp_steps must be >= 0, got {warmup_steps!r} and {ramp_steps!r}")
 
         def curriculum(d: Tensor, y: Tensor, step: int) -> Triplets:
             semi = semi_hard_negatives(d, y, margin)
             if step < warmup_steps:
                 return semi
-            hard = subsample(hardest_negatives(d, y), hard_fraction, generator)
+            ramp = 1.0 if ramp_steps == 0 else min(1.0, (step - warmup_steps + 1) / ramp_steps)
+            hard = subsample(hardest_negatives(d, y), hard_fraction * ramp, generator)
             return tuple(torch.cat([s, h]) for s, h in zip(semi, hard))  # type: ignore[return-value]
 
         return curriculum
@@ -270,6 +288,7 @@ def train_embedding(
     memory_miner: str = "semi-hard",
     memory_start: int = 0,
     augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+    after_step: Callable[[int, nn.Module], None] | None = None,
 ) -> tuple[EmbeddingNet, History]:
     """Train an :class:`EmbeddingNet` on ``x [N, in_dim]``, ``y [N]`` with triplet loss.
 
@@ -280,7 +299,9 @@ def train_embedding(
     batch's anchors are mined against the batch and the stored embeddings with
     ``memory_miner`` (see :func:`solutions.experiments.memory_bank.memory_triplets`) instead of
     ``miner``, and every batch is enqueued after its step. ``augment(x_batch, generator)``
-    may alter each batch's inputs (e.g. :meth:`DigitSplit.redraw_nuisance`). Seeded by ``seed`` (model init and batches); runs on
+    may alter each batch's inputs (e.g. :meth:`DigitSplit.redraw_nuisance`).
+    ``after_step(step, model)`` is called after every optimiser step (e.g. to record
+    embeddings of a probe set; it must not draw from the global generators). Seeded by ``seed`` (model init and batches); runs on
     ``x``'s device. Returns the trained model (train mode) and its :class:`History`.
     """
     device = x.device
@@ -310,6 +331,8 @@ def train_embedding(
         opt.step()
         if memory is not None:
             memory.enqueue(emb.detach(), yb)
+        if after_step is not None:
+            after_step(step, model)
         if step % log_every == 0 or step == steps - 1:
             with torch.no_grad():
                 d_batch = dist[: yb.numel(), : yb.numel()].detach()
