@@ -15,10 +15,12 @@ def softplus(x: Tensor) -> Tensor:
 
 def masked_logsumexp(x: Tensor, keep: Tensor) -> Tensor:
     """Row-wise ``log sum_{j: keep[i,j]} e^{x[i,j]}``; ``-inf`` (gradient 0) for a row keeping nothing."""
-    has = keep.any(dim=1, keepdim=True)
+    z = x.masked_fill(~keep, float("-inf"))
+    has = keep.any(dim=1)
+    if bool(has.all()):
+        return torch.logsumexp(z, dim=1)
     # Rows that keep nothing are summed over zeros instead of -inf (whose gradient would be NaN).
-    z = x.masked_fill(~keep, float("-inf")).masked_fill(~has, 0.0)
-    return torch.logsumexp(z, dim=1).masked_fill(~has.squeeze(1), float("-inf"))
+    return torch.logsumexp(z.masked_fill(~has[:, None], 0.0), dim=1).masked_fill(~has, float("-inf"))
 
 
 def log1mexp(x: Tensor) -> Tensor:

@@ -71,9 +71,9 @@ def ntxent_loss(embeddings: Tensor, labels: Tensor, temperature: float, negative
     n_pos = int(pos.sum())
     if n_pos == 0:
         return u.sum() * 0.0
-    s = (u @ u.T) / t
-    per_pair = _logspace.softplus(_logspace.masked_logsumexp(s, neg)[:, None] - s)
-    return torch.where(pos, per_pair, 0.0).sum() / n_pos
+    s = (u / t) @ u.T
+    anchors, positives = pos.nonzero(as_tuple=True)
+    return _logspace.softplus(_logspace.masked_logsumexp(s, neg)[anchors] - s[anchors, positives]).mean()
 
 
 def topk_negatives(sim: Tensor, labels: Tensor, k: int) -> Tensor:
@@ -147,13 +147,13 @@ def hard_negative_infonce(
     if b <= 1:
         return (u1.sum() + u2.sum()) * 0.0
     z = torch.cat([u1, u2])
-    s = (z @ z.T) / t
+    s = (z / t) @ z.T
     rows = torch.arange(2 * b, device=z.device)
     partner = (rows + b) % (2 * b)
     s_pos = s[rows, partner]
     n = 2 * b - 2
-    is_neg = (rows[None, :] != rows[:, None]) & (rows[None, :] != partner[:, None])
-    s_neg = s[is_neg].view(2 * b, n)
+    not_neg = (rows[None, :] == rows[:, None]) | (rows[None, :] == partner[:, None])
+    s_neg = s.masked_fill(not_neg, float("-inf"))  # every row keeps its N >= 2 negatives
     if b_ == 0:
         log_rw = torch.logsumexp(s_neg, dim=1)
     else:
