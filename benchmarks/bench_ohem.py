@@ -32,10 +32,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _protocol  # noqa: E402
 
 IOU = 0.7
 PER_IMAGE = 64
@@ -44,14 +47,6 @@ METHODS = ("ours", "nonms", "matrix", "pyloop")
 
 
 # ----------------------------------------------------------------------------- child
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def _data(images: int, rois: int, device: str):
     import torch
 
@@ -138,40 +133,13 @@ def child(task: str, method: str, images: int, rois: int, device: str, repeats: 
     torch.set_num_threads(1)
     _call(task, method, *_data(2, 64, device), 2, 64)  # load the code paths before the baseline
     data = _data(images, rois, device)
-    cuda = device == "cuda"
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    if cuda:
-        sync()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _rss_kib("VmRSS") * 1024
-    times = []
-    start = time.perf_counter()
-    out = _call(task, method, *data, images, rois)  # warm-up
-    sync()
-    first = time.perf_counter() - start
-    while len(times) < repeats and (not times or sum(times) + times[-1] <= budget):
-        if not times and first > budget:
-            times.append(first)
-            break
-        t0 = time.perf_counter()
-        out = _call(task, method, *data, images, rois)
-        sync()
-        times.append(time.perf_counter() - t0)
-    peak = (torch.cuda.max_memory_allocated() if cuda else _rss_kib("VmHWM") * 1024) - base
+    row, out = _protocol.measure(lambda: _call(task, method, *data, images, rois), device, repeats, budget)
     out = out.cpu()
     return {
         "task": task,
         "method": method,
         "device": device,
-        "median_s": statistics.median(times),
-        "repeats": len(times),
-        "peak_mib": peak / 2**20,
+        **row,
         "selected": int(out.numel()),
         "checksum": int((out * 1_000_003 + torch.arange(out.numel())).remainder(2**31 - 1).sum()),
     }
@@ -240,13 +208,9 @@ def main() -> int:
         return 0
     t0 = time.perf_counter()
     rows = run_all(args.tasks, args.methods, args.images, args.rois, args.device, args.repeats, args.budget)
-    print()
-    print(table(rows, args.images, args.rois))
-    print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s, device {args.device}, 1 CPU thread, "
-          f"IoU {IOU}, {PER_IMAGE} per image")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    _protocol.report(rows, table(rows, args.images, args.rois),
+                     f"total wall time {time.perf_counter() - t0:.0f} s, device {args.device}, 1 CPU thread, "
+                     f"IoU {IOU}, {PER_IMAGE} per image", args.json)
     return 0
 
 

@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _protocol  # noqa: E402
 
 MARGIN = 0.2
 DIM = 128
@@ -45,14 +48,6 @@ def predicted_bytes(method: str, b: int) -> int:
 
 
 # ----------------------------------------------------------------------------- child
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def _data(b: int, device: str):
     import torch
 
@@ -111,40 +106,13 @@ def child(method: str, b: int, device: str, repeats: int, budget: float) -> dict
     fn = {"ours": _ours, "pml": _pml, "bbb": _bbb}[method]
     fn(*_data(32, device))  # load the code paths once, so the baseline holds them
     x, labels = _data(b, device)
-    cuda = device == "cuda"
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    if cuda:
-        sync()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _rss_kib("VmRSS") * 1024
-    times = []
-    start = time.perf_counter()
-    out = fn(x, labels)  # warm-up
-    sync()
-    first = time.perf_counter() - start
-    while len(times) < repeats and (not times or sum(times) + times[-1] <= budget or len(times) < 1):
-        if not times and first > budget:
-            times.append(first)  # a single slow call: report it rather than run it again
-            break
-        t0 = time.perf_counter()
-        out = fn(x, labels)
-        sync()
-        times.append(time.perf_counter() - t0)
-    peak = (torch.cuda.max_memory_allocated() if cuda else _rss_kib("VmHWM") * 1024) - base
+    row, out = _protocol.measure(lambda: fn(x, labels), device, repeats, budget)
     a, p, n = (t.cpu() for t in out)
     return {
         "method": method,
         "B": b,
         "device": device,
-        "median_s": statistics.median(times),
-        "repeats": len(times),
-        "peak_mib": peak / 2**20,
+        **row,
         "triplets": int(a.numel()),
         "checksum": int(((a * 1_000_003 + p) * 1_000_003 + n).remainder(2**31 - 1).sum()),
     }
@@ -211,12 +179,8 @@ def main() -> int:
         return 0
     t0 = time.perf_counter()
     rows = run_all(args.sizes, args.methods, args.device, args.repeats, args.budget)
-    print()
-    print(table(rows))
-    print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s, device {args.device}, 1 CPU thread")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    _protocol.report(rows, table(rows), f"total wall time {time.perf_counter() - t0:.0f} s, device {args.device}, 1 CPU thread",
+                     args.json)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Loop oracles for the InfoNCE family and the proxy losses, in mpmath at 50 digits.
+"""Loop oracles for the InfoNCE family and the proxy losses, in mpmath at 50 digits (and the HCL author code).
 
 They read the formulas literally: cosines from the exact input values, one term per pair,
 sample or proxy, ``exp`` and ``log`` without any stabilising trick (mpmath does not
@@ -8,8 +8,27 @@ overflow), so they are independent of the references' log-space algebra.
 from __future__ import annotations
 
 import mpmath
+import numpy as np
+import torch
 
 mpmath.mp.dps = 50
+
+
+def author_hcl(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    """joshr17/HCL image/main.py criterion as published (exp of sim / t; overflows at low t),
+    with its mask built without a Python loop. Also the peer in benchmarks/bench_contrastive.py."""
+    b = z1.shape[0]
+    out = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    neg = torch.exp(out @ out.T / temperature)
+    rows, cols = torch.arange(b, device=z1.device)[:, None], torch.arange(2 * b, device=z1.device)[None, :]
+    mask = (cols != rows) & (cols != rows + b)
+    neg = neg.masked_select(torch.cat([mask, mask])).view(2 * b, -1)
+    pos = torch.exp((out[:b] * out[b:]).sum(dim=-1) / temperature).repeat(2)
+    n = 2 * b - 2
+    imp = (beta * neg.log()).exp()
+    reweight = (imp * neg).sum(dim=-1) / imp.mean(dim=-1)
+    ng = ((-tau_plus * n * pos + reweight) / (1 - tau_plus)).clamp(min=n * np.e ** (-1 / temperature))
+    return (-torch.log(pos / (pos + ng))).mean()
 
 
 def _rows(x) -> list[list[mpmath.mpf]]:
