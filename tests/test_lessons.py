@@ -38,6 +38,7 @@ import pytest
 import torch
 
 import solutions
+import solutions.experiments.ann
 import solutions.experiments.detection
 import solutions.experiments.memory_bank
 import solutions.experiments.training
@@ -168,7 +169,12 @@ def test_there_are_six_lessons_and_the_readme_lists_them():
 def test_lessons_never_redefine_library_functions(source):
     text = source.read_text()
     names = set(solutions.__all__)
-    for module in (solutions.experiments.training, solutions.experiments.memory_bank, solutions.experiments.detection):
+    for module in (
+        solutions.experiments.training,
+        solutions.experiments.memory_bank,
+        solutions.experiments.detection,
+        solutions.experiments.ann,
+    ):
         names |= {n for n, obj in vars(module).items() if callable(obj) and getattr(obj, "__module__", "") == module.__name__}
     redefined = sorted(n for n in names if re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M))
     assert not redefined, f"{source.name} re-defines {redefined}"
