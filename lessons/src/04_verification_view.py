@@ -159,7 +159,9 @@ plt.show()
 #   match; verification needs one global threshold to work for every pair of every class. A
 #   class whose images are spread out and a class that is tight cannot share a threshold.
 # * **The miners' ranking depends on the metric** (paired verdicts above). Batch-hard is
-#   measurably better than each other miner by ROC AUC and by MAP@R, as it is by Recall@1.
+#   measurably better than each other miner by ROC AUC and by MAP@R (by Recall@1, lesson 3,
+#   only than random and semi-hard; against distance-weighted there it shows no measurable
+#   difference).
 #   At FRR = 5 % **no** miner is measurably different from batch-hard: the FAR differences
 #   (at most about 0.01) are inside the seed-to-seed noise. At FRR = 1 % batch-hard has a
 #   measurably *higher* FAR than semi-hard and distance-weighted, by about 0.01 (both
