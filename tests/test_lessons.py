@@ -73,7 +73,7 @@ VERDICT_NOISE = 0.01
 VERDICT_KEYS = {"a", "b", "n", "diff", "ci", "verdict"}
 VERDICTS = {"A better", "B better", "no measurable difference"}
 #: Lessons whose text ranks methods: their KEY-RESULTS hold a non-empty "verdicts" dict.
-RANKING_LESSONS = ("02", "04", "05", "06", "07")
+RANKING_LESSONS = ("02", "03", "04", "05", "06", "07")
 
 
 def follows_interval(v: dict) -> bool:
