@@ -260,8 +260,9 @@ for name, c in collapse.items():
 #   is low for every model (at most 0.22), but far above the raw features' 0.08.
 # * **Batch-hard and distance-weighted: no measurable difference at Recall@1** (+0.006,
 #   interval about ±0.04). By MAP@R batch-hard is measurably ahead, by about 0.01 (the
-#   interval only just clears 0). **Random is measurably worst** by both metrics, about 0.1
-#   of Recall@1 below batch-hard.
+#   interval only just clears 0). **Random is worst**: measurably below every other miner at
+#   Recall@1 (about 0.1 below batch-hard), and below batch-hard and distance-weighted at
+#   MAP@R (against semi-hard's MAP@R the interval only just clears 0).
 # * **Semi-hard is measurably below batch-hard** at Recall@1 and MAP@R; against
 #   distance-weighted its Recall@1 deficit is borderline (the interval ends at 0). This goes
 #   against the common advice that semi-hard is the safe default, at these untuned settings.
