@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
+from grader.reports.feedback import diagnosis_text
 from grader.suites.registry import REGISTRY
 
 
@@ -31,6 +32,9 @@ def render(result: ExerciseResult) -> str:
         if p.passed:
             continue
         lines += ["", f"{p.name}: {descriptions.get(p.name, '')}", f"  {p.message}"]
+        known = diagnosis_text(p.as_dict())
+        if known:
+            lines.append(f"  {known}")
         if p.counterexample:
             lines.append("  minimal counterexample:")
             for name, value in p.counterexample["inputs"].items():

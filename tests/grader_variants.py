@@ -13,12 +13,16 @@ import math
 import torch
 
 import solutions as S
-
-
-def _masks(labels, device):
-    same = labels[:, None] == labels[None, :]
-    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=device)
-    return same, pos, ~same
+from grader.misconceptions.families import batch_hard as _bh
+from grader.misconceptions.families import box_iou as _biou
+from grader.misconceptions.families import distance_weights as _dw
+from grader.misconceptions.families import iou_dtype as _iou_dtype
+from grader.misconceptions.families import label_masks as _masks
+from grader.misconceptions.families import nms as _nms_variant
+from grader.misconceptions.families import ohem_loss as _loss_variant
+from grader.misconceptions.families import ohem_select as _select_variant
+from grader.misconceptions.families import semi_hard as _sh
+from grader.misconceptions.families import visiting_order as _visiting_order
 
 
 # ------------------------------------------------------------------ pairwise_distances
@@ -145,28 +149,6 @@ def sh_last_tie(dist, labels, margin):
     return a, p, negs[a, p]
 
 
-def _sh(dist, labels, margin, lower=torch.gt, upper=torch.lt, pick="min", fallback=False, self_pairs=False):
-    n = dist.shape[0]
-    same, pos, neg = _masks(labels, dist.device)
-    if self_pairs:
-        pos = same
-    d_ap, d_an = dist[:, :, None], dist[:, None, :]
-    window = neg[:, None, :] & lower(d_an, d_ap) & upper(d_an, d_ap + margin)
-    fill = math.inf if pick == "min" else -math.inf
-    values = torch.where(window, d_an, torch.full_like(d_an, fill))
-    if n == 0:
-        e = torch.zeros(0, dtype=torch.int64)
-        return e, e, e
-    best, negs = values.min(dim=2) if pick == "min" else values.max(dim=2)
-    found = torch.isfinite(best)
-    if fallback:  # TensorFlow Addons: no window negative -> the farthest negative
-        far = torch.where(neg, dist, torch.full_like(dist, -1.0)).argmax(1)
-        negs = torch.where(found, negs, far[:, None].expand_as(negs))
-        found = found | neg.any(1, keepdim=True)
-    a, p = (pos & found).nonzero(as_tuple=True)
-    return a, p, negs[a, p]
-
-
 def sh_int32(dist, labels, margin):
     return tuple(t.int() for t in S.semi_hard_negatives(dist, labels, margin))
 
@@ -239,22 +221,6 @@ def bh_last_tie(dist, labels):
     return a, far[a], near[a]
 
 
-def _bh(dist, labels, anchors="both", self_pos=False, any_neg=False, pos_pick="max", neg_pick="min"):
-    n = dist.shape[0]
-    same, pos, neg = _masks(labels, dist.device)
-    if self_pos:
-        pos = same
-    if any_neg:
-        neg = torch.ones_like(neg)
-    keep = pos.any(1) if anchors == "pos_only" else pos.any(1) & neg.any(1)
-    a = keep.nonzero().flatten()
-    if n == 0:
-        return a, a, a
-    far = (dist.masked_fill(~pos, -1.0).argmax(1) if pos_pick == "max" else dist.masked_fill(~pos, math.inf).argmin(1))
-    near = (dist.masked_fill(~neg, math.inf).argmin(1) if neg_pick == "min" else dist.masked_fill(~neg, -1.0).argmax(1))
-    return a, far[a], near[a]
-
-
 def bh_int32(dist, labels):
     return tuple(t.int() for t in S.batch_hard(dist, labels))
 
@@ -312,27 +278,6 @@ def dw_loop(dist, labels, dim, cutoff=0.5, nonzero_loss_cutoff=1.4):
 
 def dw_float64_inside(dist, labels, dim, cutoff=0.5, nonzero_loss_cutoff=1.4):
     return S.distance_weights(dist.double(), labels, dim, cutoff, nonzero_loss_cutoff).to(dist.dtype)
-
-
-def _dw(dist, labels, dim, cutoff, nlc, mask_labels=True, mask_far=True, normalise=True, clamp=True, global_max=False):
-    ok = torch.ones_like(dist, dtype=torch.bool)
-    if mask_labels:
-        ok &= labels[:, None] != labels[None, :]
-    if mask_far:
-        ok &= dist < nlc
-    x = dist.clamp(min=cutoff) if clamp else dist.clamp(min=1e-3)
-    x = torch.where(ok, x.clamp(max=1.999), torch.full_like(x, cutoff))
-    log_w = -((dim - 2) * torch.log(x) + (dim - 3) / 2 * torch.log(1 - x * x / 4))
-    log_w = log_w.masked_fill(~ok, -math.inf)
-    if dist.shape[0] == 0:
-        return torch.zeros_like(dist)
-    top = log_w.max() if global_max else log_w.max(dim=1, keepdim=True).values
-    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-    w = torch.exp(log_w - top)
-    if not normalise:
-        return w
-    total = w.sum(dim=1, keepdim=True)
-    return torch.where(total > 0, w / total.clamp(min=1e-300), torch.zeros_like(w))
 
 
 def dw_float64_out(dist, labels, dim, cutoff=0.5, nonzero_loss_cutoff=1.4):
@@ -426,6 +371,28 @@ MUTANTS = {
     },
 }
 
+# Mutants that make a known mistake of the grader's bank (grader.misconceptions.bank): the
+# feedback must name that mistake. Every other mutant must get no diagnosis at all.
+DIAGNOSED = {
+    "pd_manhattan": "manhattan",
+    "pd_ignores_squared": "ignores_squared",
+    "sh_inclusive_lower": "inclusive_lower",
+    "sh_inclusive_upper": "inclusive_upper",
+    "sh_farthest_in_window": "farthest_in_window",
+    "sh_self_pairs": "anchor_as_own_positive",
+    "sh_tfa_fallback": "farthest_fallback",
+    "bh_self_positive": "anchor_as_own_positive",
+    "bh_easiest_positive": "easiest_positive",
+    "bh_easiest_negative": "easiest_negative",
+    "bh_anchors_without_negatives": "anchors_without_negatives",
+    "bh_any_negative": "negative_of_any_label",
+    "dw_global_max": "global_max",
+    "dw_no_label_mask": "no_label_mask",
+    "dw_no_far_cutoff": "no_far_cutoff",
+    "dw_unnormalised": "unnormalised",
+    "dw_no_cutoff_clamp": "no_cutoff_clamp",
+}
+
 
 # ------------------------------------------------------------------ degenerate answers
 def _empty(dist):
@@ -459,15 +426,6 @@ DEGENERATE = {
 
 
 # ================================================================== OHEM exercises
-import torch.nn.functional as F  # noqa: E402
-
-
-def _iou_dtype(*boxes):
-    out = None
-    for b in boxes:
-        d = b.dtype if b.is_floating_point() else torch.float32
-        out = d if out is None else torch.promote_types(out, d)
-    return out
 
 
 def _py_iou(a, b) -> float:
@@ -501,28 +459,6 @@ def biou_broadcast(boxes1, boxes2):
     union = area_a[:, None] + area_b[None, :] - inter
     positive = union > 0
     return torch.where(positive, inter / torch.where(positive, union, torch.ones_like(union)), torch.zeros_like(union))
-
-
-def _biou(boxes1, boxes2, clamp=True, union_rule="sum", guard=True, eps=0.0):
-    dtype = _iou_dtype(boxes1, boxes2)
-    a, b = boxes1.to(dtype), boxes2.to(dtype)
-    w = torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0])
-    h = torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1])
-    if clamp:
-        w, h = w.clamp(min=0), h.clamp(min=0)
-    inter = w * h
-    area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]
-    area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[None, :]
-    if union_rule == "sum":
-        union = area_a + area_b - inter
-    elif union_rule == "left_first":  # (a - i) + b: rounds differently from (b - i) + a
-        union = (area_a - inter) + area_b
-    else:  # "min": intersection over the smaller box
-        union = torch.minimum(area_a, area_b).expand_as(inter)
-    if not guard:
-        return inter / (union + eps)
-    positive = union > 0
-    return torch.where(positive, inter / (torch.where(positive, union, torch.ones_like(union)) + eps), torch.zeros_like(union))
 
 
 def biou_float64(boxes1, boxes2):
@@ -590,15 +526,6 @@ def nms_loop(boxes, scores, iou_threshold):
     return torch.tensor(kept, dtype=torch.int64, device=boxes.device)
 
 
-def _visiting_order(scores, larger_index_first=False):
-    """Indices in visiting order, by counting for each box the boxes that come before it."""
-    s = scores.detach()
-    idx = torch.arange(s.shape[0], device=s.device)
-    tie = idx[:, None] > idx[None, :] if larger_index_first else idx[:, None] < idx[None, :]
-    beats = (s[:, None] > s[None, :]) | ((s[:, None] == s[None, :]) & tie)
-    return torch.argsort(beats.sum(dim=0)), beats
-
-
 def nms_fixed_point(boxes, scores, iou_threshold):
     """keep[k] = no kept box visited before k overlaps k, iterated to its fixed point (Jacobi)."""
     order, beats = _visiting_order(scores)
@@ -610,19 +537,6 @@ def nms_fixed_point(boxes, scores, iou_threshold):
             break
         keep = new
     return order[keep[order]]
-
-
-def _nms_variant(boxes, scores, thr, ties_larger=False, inclusive=False, last_only=False, by_all=False):
-    order, _ = _visiting_order(scores, ties_larger)
-    iou = biou_broadcast(boxes, boxes)
-    over = (iou >= thr) if inclusive else (iou > thr)
-    kept, seen = [], []
-    for i in order.tolist():
-        pool = seen if by_all else (kept[-1:] if last_only else kept)
-        if not any(bool(over[j, i]) for j in pool):
-            kept.append(i)
-        seen.append(i)
-    return torch.tensor(kept, dtype=torch.int64, device=boxes.device)
 
 
 def nms_int32(boxes, scores, iou_threshold):
@@ -702,39 +616,6 @@ def sel_by_image(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=N
     return torch.sort(torch.cat(parts)).values
 
 
-def _select_variant(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None, use_valid=True,
-                    topk_first=False, easiest=False, ties_larger=False, use_nms=True, across=False, sort_out=True):
-    r = losses.shape[0]
-    loss = losses.detach().tolist()
-    ids = image_ids.tolist()
-    ok = valid.tolist() if valid is not None and use_valid else [True] * r
-
-    def key(i):
-        return (loss[i] if easiest else -loss[i], -i if ties_larger else i)
-
-    over = None
-    if nms_iou is not None and use_nms:
-        over = (biou_broadcast(boxes, boxes) > nms_iou).tolist()
-    cand = [i for i in range(r) if ok[i]]
-    if across and over is not None:  # NMS over the whole batch, across images
-        kept = []
-        for i in sorted(cand, key=key):
-            if not any(over[j][i] for j in kept):
-                kept.append(i)
-        cand, over = kept, None
-    out = []
-    for image in dict.fromkeys(ids):
-        ranked = sorted((i for i in cand if ids[i] == image), key=key)
-        if topk_first:
-            ranked = ranked[:per_image]
-        kept = []
-        for i in ranked:
-            if over is None or not any(over[j][i] for j in kept):
-                kept.append(i)
-        out += kept[:per_image]
-    return torch.tensor(sorted(out) if sort_out else out, dtype=torch.int64, device=losses.device)
-
-
 def sel_int32(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
     return S.ohem_select(losses, image_ids, per_image, boxes, nms_iou, valid).int()
 
@@ -807,28 +688,6 @@ def loss_weighted(logits, targets, image_ids, per_image, boxes=None, nms_iou=Non
     weights = torch.zeros_like(ce)
     weights[chosen] = 1.0 / max(1, chosen.numel())
     return (ce * weights).sum()
-
-
-def _loss_variant(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1,
-                  range_valid=False, per_batch=False, leak=False, double_gradient=False, nan_empty=False):
-    c = logits.shape[1]
-    valid = ((targets >= 0) & (targets < c)) if range_valid else (targets != ignore_index)
-    safe = torch.where(valid, targets, torch.zeros_like(targets))
-    ce = F.cross_entropy(logits, safe, reduction="none")
-    chosen = S.ohem_select(ce.detach(), image_ids, per_image, boxes, nms_iou, valid)
-    if chosen.numel() == 0 and not nan_empty:
-        loss = (logits * 0).sum()
-    elif per_batch:  # normalised by the batch's nominal size instead of the number selected
-        loss = ce[chosen].sum() / max(1, per_image * torch.unique(image_ids).numel())
-    else:
-        loss = ce[chosen].mean()
-    if leak:
-        rest = valid.clone()
-        rest[chosen] = False
-        loss = loss + 1e-3 * (ce[rest] - ce[rest].detach()).sum()
-    if double_gradient:
-        loss = 2 * loss - loss.detach()
-    return loss
 
 
 def loss_float64(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
@@ -921,6 +780,22 @@ MUTANTS.update({
         loss_in_place: "inputs_unchanged",
         loss_crash_empty: "handles_edge_cases",
     },
+})
+
+DIAGNOSED.update({
+    "biou_over_min_area": "over_min_area",
+    "biou_no_clamp": "no_clamp",
+    "nms_inclusive": "inclusive_threshold",
+    "nms_suppressed_suppress": "suppressed_boxes_suppress",
+    "nms_last_kept_only": "only_last_kept_suppresses",
+    "nms_sorted_by_index": "sorted_by_index",
+    "sel_topk_then_nms": "rank_before_nms",
+    "sel_no_nms": "no_nms",
+    "sel_nms_across_images": "nms_across_images",
+    "sel_ignores_valid": "ignores_valid",
+    "sel_easiest": "easiest",
+    "loss_per_batch": "normalised_by_batch",
+    "loss_ignores_only_out_of_range": "ignore_by_range",
 })
 
 DEGENERATE.update({

@@ -67,6 +67,14 @@ EXPECTED_TOTALS = {
 }
 
 
+# The known mistakes the feedback names (grader.misconceptions), per student: exercise -> mistake.
+EXPECTED_DIAGNOSES = {
+    "ben": {"semi_hard_negatives": "inclusive_upper"},
+    "cat": {"batch_hard": "anchor_as_own_positive"},
+    "dan": {"distance_weights": "global_max"},
+}
+
+
 def test_sample_class_grades_and_files(tmp_path):
     out = tmp_path / "out"
     docs = classrun.run(SAMPLES, out, workers=2, device="cpu", resume=False, examples=100)
@@ -80,7 +88,11 @@ def test_sample_class_grades_and_files(tmp_path):
         for ex in doc["exercises"].values():
             assert set(ex) >= {"score", "max_score", "properties"}
             for p in ex["properties"]:
-                assert set(p) == {"name", "score", "max_score", "passed", "message", "counterexample"}
+                assert set(p) - {"diagnosis"} == {"name", "score", "max_score", "passed", "message", "counterexample"}
+                assert "diagnosis" not in p or not p["passed"]
+        named = {e: {p["diagnosis"]["name"] for p in ex["properties"] if "diagnosis" in p} for e, ex in doc["exercises"].items()}
+        assert {e: n.pop() for e, n in named.items() if n and len(n) == 1} == EXPECTED_DIAGNOSES.get(student, {})
+        assert all(len(n) <= 1 for n in named.values())
         html = (out / "feedback" / f"{student}.html").read_text()
         assert student in html
     ben = (out / "feedback" / "ben.html").read_text()

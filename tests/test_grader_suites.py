@@ -14,7 +14,7 @@ import torch
 from grader.engine import ExerciseRun, LocalCaller
 from grader.suites.registry import REGISTRY
 
-from .grader_variants import CORRECT, MUTANTS
+from .grader_variants import CORRECT, DIAGNOSED, MUTANTS
 
 
 def run(exercise_id, fn, shrink=True):
@@ -32,6 +32,7 @@ def test_correct_variants_pass_every_correctness_property(exercise_id, fn):
     result = run(exercise_id, fn)
     failed = {p.name: p.message for p in result.properties if not p.passed}
     assert not failed, failed
+    assert not [p.diagnosis for p in result.properties if p.diagnosis]
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,10 @@ def test_each_mutant_breaks_its_target_property(exercise_id, fn, target):
     assert not by_name[target].passed, f"{fn.__name__} should fail {target}"
     assert by_name[target].message
     assert result.score < result.max_score
+    # A known mistake is named (on every property it explains); any other mutant gets no name.
+    diagnosed = {p.diagnosis["name"] for p in result.properties if p.diagnosis}
+    expected = {DIAGNOSED[fn.__name__]} if fn.__name__ in DIAGNOSED else set()
+    assert diagnosed == expected, f"{fn.__name__}: diagnosed as {diagnosed}, expected {expected}"
 
 
 @pytest.mark.parametrize("exercise_id", list(REGISTRY))

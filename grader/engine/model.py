@@ -109,9 +109,10 @@ class PropertyResult:
     passed: bool
     message: str
     counterexample: Any = None
+    diagnosis: dict | None = None  # a known mistake that reproduces the student's answers (name, title, hint)
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "score": self.score,
             "max_score": self.max_score,
@@ -119,6 +120,9 @@ class PropertyResult:
             "message": self.message,
             "counterexample": self.counterexample,
         }
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis
+        return out
 
 
 @dataclass

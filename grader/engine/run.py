@@ -15,6 +15,7 @@ import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.strategies import SearchStrategy
 
+from grader import misconceptions
 from grader.engine.callers import Caller
 from grader.engine.model import (
     DEFAULT_EXAMPLES,
@@ -86,6 +87,8 @@ class ExerciseRun:
         self.hang: str | None = None
         self.substance: dict[bytes, bool | None] = {}
         self.evidence: dict[str, list[int]] = {}  # property -> [telling examples, substantive answers]
+        self.failures: list[misconceptions.Failure] = []  # failing counterexamples, for the diagnosis
+        self.answers: list[tuple[list, Any]] = []  # (inputs, the student's output) of every plain call
 
     def run(self) -> ExerciseResult:
         ex = self.exercise
@@ -115,7 +118,19 @@ class ExerciseRun:
                 result.properties.insert(index, self._scale_gated(prop, earned))
         if self.hang:
             result.message = f"grading of this exercise stopped early: {self.hang}"
+        self._diagnose(result)
         return result
+
+    def _diagnose(self, result: ExerciseResult) -> None:
+        """Name the known mistake that reproduces the student's failing answers, if one does,
+        on every property whose counterexample it explains."""
+        mistake = misconceptions.diagnose(self.exercise.id, self.failures, self.answers)
+        if mistake is None:
+            return
+        explained = {f.prop for f in misconceptions.telling(self.failures)}
+        for prop in result.properties:
+            if not prop.passed and prop.name in explained:
+                prop.diagnosis = mistake.as_dict()
 
     def _screen(self) -> set[str]:
         """Names of the properties that pass, found with one Hypothesis run per strategy.
@@ -219,6 +234,8 @@ class ExerciseRun:
             upstream = prop.upstream(args, expected) if prop.upstream else None
             try:
                 self.cache[key] = self.caller.call(self.exercise.id, args, prop.grad_wrt, upstream)
+                if prop.grad_wrt is None:
+                    self.answers.append((list(args), self.cache[key].value))
             except StudentError as exc:
                 self.cache[key] = exc
             except Hang as exc:  # remembered, so a re-run meets it at once instead of waiting again
@@ -276,6 +293,7 @@ class ExerciseRun:
     def _failed(self, prop: Property, message: str, args, expected, actual) -> PropertyResult:
         counterexample = None
         if args is not None:
+            self.failures.append(misconceptions.Failure(prop.name, list(args), expected, actual))
             counterexample = {
                 "inputs": {name: codec.to_jsonable(v) for name, v in zip(self.exercise.params, args)},
                 "expected": codec.to_jsonable(expected),

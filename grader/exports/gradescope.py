@@ -481,10 +481,13 @@ def results_document(doc: dict[str, Any], exercises: tuple[str, ...], quiz: bool
 
 
 def _property_output(p: dict[str, Any], rule: str, hidden: bool) -> str:
-    from grader.reports.feedback import _pretty
+    from grader.reports.feedback import _pretty, diagnosis_text
 
     parts = [f"**Rule:** {_md(rule)}" if rule else ""]
     parts.append("Passed." if p["passed"] else f"**Failed:** {_md(p['message'])}")
+    known = diagnosis_text(p)
+    if known:
+        parts.append(f"**{_md(known)}**")
     cx = p.get("counterexample")
     if cx and not p["passed"]:
         parts.append("**Minimal counterexample** (inputs):\n\n" + _block(_pretty(cx.get("inputs"))))

@@ -21,6 +21,14 @@ details{margin:.6rem 0 1rem 0}.note{color:#555}
 """
 
 
+def diagnosis_text(prop: dict[str, Any]) -> str | None:
+    """"Known mistake: <title>. <hint>" for a failing property with a diagnosis, else None."""
+    d = prop.get("diagnosis")
+    if not isinstance(d, dict) or prop.get("passed"):
+        return None
+    return f"Known mistake: {d.get('title', d.get('name', ''))}. {d.get('hint', '')}".strip()
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -65,6 +73,9 @@ def feedback_html(doc: dict[str, Any]) -> str:
             parts.append(f"<details open><summary><strong>{e(p['name'])}</strong>: {e(p['message'])}</summary>")
             if prop is not None:
                 parts.append(f"<p>Rule: {e(prop.description)}</p>")
+            known = diagnosis_text(p)
+            if known:
+                parts.append(f"<p class='fail'>{e(known)}</p>")
             cx = p.get("counterexample")
             if cx:
                 parts.append("<p>Minimal counterexample (inputs):</p>")

@@ -1,0 +1,206 @@
+"""Parametrised wrong implementations, one function per exercise family.
+
+Each flag turns one known mistake on; with every flag at its default a family function
+computes the right answer (up to tie rules), which the tests check. They run on the small
+inputs the grader draws, never on the scale input, so clarity wins over speed here: the
+greedy loops of NMS and OHEM are written as loops over the kept boxes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+import solutions as S
+
+
+def label_masks(labels: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(same, positive, negative)`` masks: positive pairs exclude ``a == p`` by index."""
+    same = labels[:, None] == labels[None, :]
+    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=device)
+    return same, pos, ~same
+
+
+def semi_hard(dist, labels, margin, lower=torch.gt, upper=torch.lt, pick="min", fallback=False,
+              self_pairs=False, any_label=False, no_lower=False):
+    """Semi-hard negatives with the window's bounds, the pick and the pair set as parameters."""
+    same, pos, neg = label_masks(labels, dist.device)
+    if self_pairs:
+        pos = same
+    if any_label:
+        neg = ~torch.eye(len(labels), dtype=torch.bool, device=dist.device)
+    d_ap, d_an = dist[:, :, None], dist[:, None, :]
+    window = neg[:, None, :] & upper(d_an, d_ap + margin)
+    if not no_lower:
+        window = window & lower(d_an, d_ap)
+    fill = math.inf if pick == "min" else -math.inf
+    values = torch.where(window, d_an, torch.full_like(d_an, fill))
+    if dist.shape[0] == 0:
+        e = torch.zeros(0, dtype=torch.int64, device=dist.device)
+        return e, e.clone(), e.clone()
+    best, negs = values.min(dim=2) if pick == "min" else values.max(dim=2)
+    found = torch.isfinite(best)
+    if fallback:  # TensorFlow Addons: no negative in the window -> the farthest negative
+        far = torch.where(neg, dist, torch.full_like(dist, -1.0)).argmax(1)
+        negs = torch.where(found, negs, far[:, None].expand_as(negs))
+        found = found | neg.any(1, keepdim=True)
+    a, p = (pos & found).nonzero(as_tuple=True)
+    return a, p, negs[a, p]
+
+
+def batch_hard(dist, labels, anchors="both", self_pos=False, any_neg=False, pos_pick="max", neg_pick="min"):
+    """Batch-hard with the anchor set, the candidate masks and the picks as parameters."""
+    same, pos, neg = label_masks(labels, dist.device)
+    if self_pos:
+        pos = same
+    if any_neg:
+        neg = torch.ones_like(neg)
+    keep = pos.any(1) if anchors == "pos_only" else pos.any(1) & neg.any(1)
+    a = keep.nonzero().flatten()
+    if dist.shape[0] == 0:
+        return a, a.clone(), a.clone()
+    far = dist.masked_fill(~pos, -1.0).argmax(1) if pos_pick == "max" else dist.masked_fill(~pos, math.inf).argmin(1)
+    near = dist.masked_fill(~neg, math.inf).argmin(1) if neg_pick == "min" else dist.masked_fill(~neg, -1.0).argmax(1)
+    return a, far[a], near[a]
+
+
+def distance_weights(dist, labels, dim, cutoff, nonzero_loss_cutoff, mask_labels=True, mask_far=True,
+                     normalise=True, clamp=True, global_max=False):
+    """Distance-weighted sampling weights with each of the rule's steps as a switch."""
+    ok = torch.ones_like(dist, dtype=torch.bool)
+    if mask_labels:
+        ok &= labels[:, None] != labels[None, :]
+    if mask_far:
+        ok &= dist < nonzero_loss_cutoff
+    x = dist.clamp(min=cutoff) if clamp else dist.clamp(min=1e-3)
+    x = torch.where(ok, x.clamp(max=1.999), torch.full_like(x, cutoff))
+    log_w = -((dim - 2) * torch.log(x) + (dim - 3) / 2 * torch.log(1 - x * x / 4))
+    log_w = log_w.masked_fill(~ok, -math.inf)
+    if dist.shape[0] == 0:
+        return torch.zeros_like(dist)
+    top = log_w.max() if global_max else log_w.max(dim=1, keepdim=True).values
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    w = torch.exp(log_w - top)
+    if not normalise:
+        return w
+    total = w.sum(dim=1, keepdim=True)
+    return torch.where(total > 0, w / total.clamp(min=1e-300), torch.zeros_like(w))
+
+
+def iou_dtype(*boxes) -> torch.dtype:
+    """The floating dtype an IoU of these box tensors is computed in (integers count as float32)."""
+    out = None
+    for b in boxes:
+        d = b.dtype if b.is_floating_point() else torch.float32
+        out = d if out is None else torch.promote_types(out, d)
+    return out
+
+
+def box_iou(boxes1, boxes2, clamp=True, union_rule="sum", guard=True, eps=0.0, plus_one=0.0):
+    """IoU with the clamp, the union, the zero-union guard and the pixel convention as parameters."""
+    dtype = iou_dtype(boxes1, boxes2)
+    a, b = boxes1.to(dtype), boxes2.to(dtype)
+    w = torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0]) + plus_one
+    h = torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1]) + plus_one
+    if clamp:
+        w, h = w.clamp(min=0), h.clamp(min=0)
+    inter = w * h
+    area_a = ((a[:, 2] - a[:, 0] + plus_one) * (a[:, 3] - a[:, 1] + plus_one))[:, None]
+    area_b = ((b[:, 2] - b[:, 0] + plus_one) * (b[:, 3] - b[:, 1] + plus_one))[None, :]
+    if union_rule == "sum":
+        union = area_a + area_b - inter
+    elif union_rule == "left_first":  # (a - i) + b: rounds differently from (b - i) + a
+        union = (area_a - inter) + area_b
+    else:  # "min": intersection over the smaller box
+        union = torch.minimum(area_a, area_b).expand_as(inter)
+    if not guard:
+        return inter / (union + eps)
+    positive = union > 0
+    return torch.where(positive, inter / (torch.where(positive, union, torch.ones_like(union)) + eps), torch.zeros_like(union))
+
+
+def visiting_order(scores, larger_index_first=False):
+    """``(order, beats)``: indices by decreasing score (ties by index), and ``beats[i, j]``:
+    box ``i`` is visited before box ``j``."""
+    s = scores.detach()
+    idx = torch.arange(s.shape[0], device=s.device)
+    tie = idx[:, None] > idx[None, :] if larger_index_first else idx[:, None] < idx[None, :]
+    beats = (s[:, None] > s[None, :]) | ((s[:, None] == s[None, :]) & tie)
+    return torch.argsort(beats.sum(dim=0)), beats
+
+
+def nms(boxes, scores, iou_threshold, ties_larger=False, inclusive=False, last_only=False, by_all=False):
+    """Greedy NMS; the tie order, the threshold test and which boxes suppress are parameters."""
+    order, _ = visiting_order(scores, ties_larger)
+    iou = S.box_iou(boxes, boxes)
+    over = (iou >= iou_threshold) if inclusive else (iou > iou_threshold)
+    kept, seen = [], []
+    for i in order.tolist():
+        pool = seen if by_all else (kept[-1:] if last_only else kept)
+        if not any(bool(over[j, i]) for j in pool):
+            kept.append(i)
+        seen.append(i)
+    return torch.tensor(kept, dtype=torch.int64, device=boxes.device)
+
+
+def ohem_select(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None, use_valid=True,
+                topk_first=False, easiest=False, ties_larger=False, use_nms=True, across=False, sort_out=True):
+    """OHEM selection; validity, the ranking, where NMS runs and the output order are parameters."""
+    r = losses.shape[0]
+    loss = losses.detach().tolist()
+    ids = image_ids.tolist()
+    ok = valid.tolist() if valid is not None and use_valid else [True] * r
+
+    def key(i):
+        return (loss[i] if easiest else -loss[i], -i if ties_larger else i)
+
+    over = None
+    if nms_iou is not None and use_nms:
+        over = (S.box_iou(boxes, boxes) > nms_iou).tolist()
+    cand = [i for i in range(r) if ok[i]]
+    if across and over is not None:  # NMS over the whole batch, across images
+        kept = []
+        for i in sorted(cand, key=key):
+            if not any(over[j][i] for j in kept):
+                kept.append(i)
+        cand, over = kept, None
+    out = []
+    for image in dict.fromkeys(ids):
+        ranked = sorted((i for i in cand if ids[i] == image), key=key)
+        if topk_first:
+            ranked = ranked[:per_image]
+        kept = []
+        for i in ranked:
+            if over is None or not any(over[j][i] for j in kept):
+                kept.append(i)
+        out += kept[:per_image]
+    return torch.tensor(sorted(out) if sort_out else out, dtype=torch.int64, device=losses.device)
+
+
+def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1,
+              range_valid=False, per_batch=False, leak=False, double_gradient=False, nan_empty=False,
+              select_all=False):
+    """OHEM loss; which RoIs count, the normalisation and the gradient's reach are parameters."""
+    c = logits.shape[1]
+    valid = ((targets >= 0) & (targets < c)) if range_valid else (targets != ignore_index)
+    safe = torch.where(valid, targets, torch.zeros_like(targets))
+    ce = F.cross_entropy(logits, safe, reduction="none")
+    if select_all:  # every valid RoI, no mining at all
+        chosen = valid.nonzero().flatten()
+    else:
+        chosen = S.ohem_select(ce.detach(), image_ids, per_image, boxes, nms_iou, valid)
+    if chosen.numel() == 0 and not nan_empty:
+        loss = (logits * 0).sum()
+    elif per_batch:  # normalised by the batch's nominal size instead of the number selected
+        loss = ce[chosen].sum() / max(1, per_image * torch.unique(image_ids).numel())
+    else:
+        loss = ce[chosen].mean()
+    if leak:
+        rest = valid.clone()
+        rest[chosen] = False
+        loss = loss + 1e-3 * (ce[rest] - ce[rest].detach()).sum()
+    if double_gradient:
+        loss = 2 * loss - loss.detach()
+    return loss
