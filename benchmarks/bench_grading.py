@@ -7,7 +7,15 @@ submissions of problem sets 1 and 2 — each answer cell holds that student's fu
 graders see exactly the same notebooks; both use the defaults (100 examples per
 property for hnm; nbgrader runs each notebook's check cells, which call grader.check).
 
+With ``--one-at-a-time`` it instead grades, one submission at a time with one worker (as
+``hnm grade --workers 1`` does for each student), a correct ``.py`` submission of all eight
+exercises and, for each exercise, the same submission wrong in that exercise only; it prints
+the median seconds of ``--repeats`` runs per submission and the share of the time spent in
+each phase (worker start, worker round trips, reference outputs, checks, the agreement
+measure, the re-runs of failing rules that shrink their counterexamples).
+
 Usage: python benchmarks/bench_grading.py [--copies 1] [--workers 2]
+       python benchmarks/bench_grading.py --one-at-a-time [--repeats 3] [--examples 100]
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader import build  # noqa: E402
+from grader.nbgrader import build  # noqa: E402
 from grader.nbgrader.assignments import ASSIGNMENTS  # noqa: E402
 
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
@@ -57,11 +65,132 @@ def timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
+# A correct full submission: the reference modules, inlined (a submission cannot import solutions).
+_MODULES = ("_checks", "_masks", "_boxes", "distances", "weights", "mining", "ohem")
+_EXPORTS = ("pairwise_distances", "semi_hard_negatives", "batch_hard", "distance_weights", "box_iou", "nms",
+            "ohem_select", "ohem_loss")
+# One mistake per exercise, appended to the correct submission (each breaks one or two rules).
+WRONG = {
+    "pairwise_distances": "d = _ref(embeddings, squared)\n    return d + 1e-3 * torch.eye(d.shape[0], dtype=d.dtype)",
+    "semi_hard_negatives": "return tuple(t[1:] for t in _ref(dist, labels, margin))",
+    "batch_hard": "return tuple(t.flip(0) for t in _ref(dist, labels))",
+    "distance_weights": "return _ref(dist, labels, dim, cutoff, nonzero_loss_cutoff).double()",
+    "box_iou": "return _ref(boxes1, boxes2).double()",
+    "nms": "return torch.sort(_ref(boxes, scores, iou_threshold)).values",
+    "ohem_select": "return _ref(losses, image_ids, per_image, boxes, nms_iou, valid).flip(0)",
+    "ohem_loss": "return _ref(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index).double()",
+}
+
+
+def correct_source() -> str:
+    import re
+
+    lines = ["import types", "import torch", ""]
+    for name in _MODULES:
+        src = (ROOT / "solutions" / f"{name}.py").read_text()
+        src = re.sub(r"^from \.(\w*) import .*$", "", src, flags=re.M)
+        lines.append(f"{name} = types.ModuleType({name!r})")
+        lines.append(f"{name}.__dict__.update({{n: globals()[n] for n in {list(_MODULES)!r} if n in globals()}})")
+        lines.append(f"{name}.__dict__['distance_weights'] = globals()['weights'].distance_weights" if name == "mining" else "")
+        lines.append(f"exec(compile({src!r}, {name!r}, 'exec'), {name}.__dict__)")
+    lines += [f"{fn} = next(m.{fn} for m in ({', '.join(_MODULES)}) if hasattr(m, {fn!r}))" for fn in _EXPORTS]
+    return "\n".join(lines) + "\n"
+
+
+def wrong_source(exercise_id: str) -> str:
+    from grader.suites.registry import REGISTRY
+
+    return (correct_source() + f"\n_ref = {exercise_id}\n\n\ndef {REGISTRY[exercise_id].signature_text()}:\n    "
+            + WRONG[exercise_id] + "\n")
+
+
+class Phases:
+    """Wall time per phase, by wrapping the functions each phase runs in (inclusive times)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._undo = []
+
+    def wrap(self, owner, name: str, phase: str) -> None:
+        original = getattr(owner, name, None)
+        if original is None:  # a phase this version of the engine does not have
+            return
+
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def __enter__(self):
+        from grader.engine import run as engine_run
+        from grader.engine.callers import WorkerCaller
+        from grader.sandbox.parent import Worker
+
+        self.wrap(Worker, "start", "worker start")
+        self.wrap(WorkerCaller, "call", "round trips")
+        self.wrap(WorkerCaller, "scale", "scale input")
+        self.wrap(engine_run.ExerciseRun, "_reference", "reference")
+        self.wrap(engine_run.ExerciseRun, "_judge", "checks")
+        self.wrap(engine_run.ExerciseRun, "_measure", "agreement (incl. its calls)")
+        self.wrap(engine_run.ExerciseRun, "_property", "failing-rule re-runs (incl. calls)")
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+def one_at_a_time(repeats: int, examples: int) -> int:
+    from grader.engine import reference_seconds
+    from grader.grading import pipeline, submissions
+    from grader.suites.registry import REGISTRY
+
+    torch_threads = __import__("torch").set_num_threads(1)  # noqa: F841 - the grading process, as in hnm grade
+    for ex in REGISTRY.values():  # measured once per grading process, before any worker (not part of a submission)
+        reference_seconds(ex)
+    cases = [("correct", correct_source())] + [(f"wrong in {e}", wrong_source(e)) for e in WRONG]
+    print(f"| submission | median s ({repeats} runs) | total points | " + " | ".join(PHASE_ORDER) + " |")
+    print("|---|---:|---:|" + "---:|" * len(PHASE_ORDER))
+    with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
+        for label, source in cases:
+            path = Path(tmp) / "student.py"
+            path.write_text(source)
+            times, shares, total = [], [], None
+            for _ in range(repeats):
+                with Phases() as phases:
+                    t0 = time.perf_counter()
+                    doc = pipeline.grade(submissions.single(path), examples=examples)
+                    times.append(time.perf_counter() - t0)
+                shares.append(phases.seconds)
+                total = doc["total"]
+            median = statistics.median(times)
+            mid = shares[times.index(median)] if median in times else shares[0]
+            cells = [f"{100 * mid.get(p, 0.0) / median:.0f}%" for p in PHASE_ORDER]
+            print(f"| {label} | {median:.1f} | {total:g} | " + " | ".join(cells) + " |", flush=True)
+    print(f"(one worker, {examples} examples per property, public seed; phase times are inclusive: "
+          "re-runs and the agreement include their own calls and checks)")
+    return 0
+
+
+PHASE_ORDER = ("worker start", "round trips", "reference", "checks", "agreement (incl. its calls)",
+               "failing-rule re-runs (incl. calls)", "scale input")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--copies", type=int, default=1, help="copies of each of the 8 sample students")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--one-at-a-time", action="store_true", help="grade a correct and eight wrong full submissions")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--examples", type=int, default=100)
     args = ap.parse_args()
+    if args.one_at_a_time:
+        return one_at_a_time(args.repeats, args.examples)
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
         course = build.course(Path(tmp) / "course")
         for assignment in ASSIGNMENTS[:2]:

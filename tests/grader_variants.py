@@ -804,3 +804,81 @@ DEGENERATE.update({
     "ohem_select": empty_select,
     "ohem_loss": zero_loss,
 })
+
+
+# ================================================================== trivial answers (issue #20)
+# Non-empty, structurally valid, useless: each would pass rules that only check invariants of
+# the answer (issue #20: they must earn at most 1 point per exercise; benchmarks/bench_trust.py).
+def pd_ones_apart(embeddings, squared=False):
+    """Every two different rows 1 apart (0 for identical rows): right structure, no distances."""
+    same = (embeddings[:, None, :] == embeddings[None, :, :]).all(dim=2)
+    return embeddings.sum() * 0 + (~same).to(embeddings.dtype)
+
+
+def pd_norm_gap(embeddings, squared=False):
+    """| |x_i| - |x_j| |: symmetric, zero on the diagonal and for identical rows, finite, but not a distance."""
+    norms = (embeddings * embeddings).sum(dim=1).sqrt()
+    d = (norms[:, None] - norms[None, :]).abs()
+    return d * d if squared else d
+
+
+def sh_one_correct(dist, labels, margin):
+    """Only the reference's first triplet (or none)."""
+    return tuple(t[:1] for t in S.semi_hard_negatives(dist, labels, margin))
+
+
+def bh_aaa(dist, labels):
+    """(a, a, a) for every usable anchor."""
+    a = S.batch_hard(dist, labels)[0]
+    return a, a.clone(), a.clone()
+
+
+def dw_uniform(dist, labels, dim, cutoff=0.5, nonzero_loss_cutoff=1.4):
+    """Uniform weights over the valid negatives (right zeros, rows sum to 1, no density)."""
+    ok = (labels[:, None] != labels[None, :]) & (dist < nonzero_loss_cutoff)
+    w = ok.to(dist.dtype)
+    total = w.sum(dim=1, keepdim=True)
+    return torch.where(total > 0, w / total.clamp(min=1), torch.zeros_like(w))
+
+
+def biou_overlap_mask(boxes1, boxes2):
+    """1.0 where two boxes overlap with positive area, else 0.0."""
+    dtype = _iou_dtype(boxes1, boxes2)
+    a, b = boxes1.to(dtype), boxes2.to(dtype)
+    w = (torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp(min=0)
+    h = (torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1])).clamp(min=0)
+    return ((w * h) > 0).to(dtype)
+
+
+def nms_top_only(boxes, scores, iou_threshold):
+    """The top-scoring box alone."""
+    if boxes.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.int64, device=boxes.device)
+    return _visiting_order(scores)[0][:1]
+
+
+def sel_one_roi(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    """The single hardest valid RoI of the batch."""
+    ok = torch.ones_like(image_ids, dtype=torch.bool) if valid is None else valid
+    if per_image == 0 or not bool(ok.any()):
+        return torch.zeros(0, dtype=torch.int64, device=losses.device)
+    idx = ok.nonzero().flatten()
+    return idx[_visiting_order(losses[idx])[0][:1]]
+
+
+def loss_constant(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    """A constant loss (0 when the batch has no valid RoI), connected to logits with zero gradient."""
+    c = 1.0 if per_image > 0 and bool((targets != ignore_index).any()) else 0.0
+    return (logits * 0).sum() + c
+
+
+TRIVIAL = {
+    "pairwise_distances": [zero_distances, pd_ones_apart, pd_norm_gap],
+    "semi_hard_negatives": [empty_semi_hard, sh_one_correct],
+    "batch_hard": [empty_batch_hard, bh_aaa],
+    "distance_weights": [zero_weights, dw_uniform],
+    "box_iou": [zero_iou, biou_overlap_mask],
+    "nms": [empty_nms, nms_top_only],
+    "ohem_select": [empty_select, sel_one_roi],
+    "ohem_loss": [zero_loss, loss_constant],
+}
