@@ -77,44 +77,41 @@ def _simclr_scores(z1, z2, temperature):
     return out
 
 
-def hard_negative_infonce(z1, z2, temperature, beta, tau_plus) -> float:
-    """The author code's estimator (joshr17/HCL image/main.py), term by term."""
+def _debiased_loop(z1, z2, temperature, tau_plus, negative_sum) -> float:
+    """Mean over the 2B anchors of -log(e^{s+} / (e^{s+} + Ng)) with
+    Ng = max((negative_sum(s_neg) - tau+ N e^{s+}) / (1 - tau+), N e^{-1/t})."""
     if z1.shape[0] <= 1:
         return 0.0
-    t, beta, tau = (mpmath.mpf(v) for v in (temperature, beta, tau_plus))
+    t, tau = mpmath.mpf(temperature), mpmath.mpf(tau_plus)
     losses = []
     for s_pos, s_neg in _simclr_scores(z1, z2, temperature):
         n = len(s_neg)
-        imp = [mpmath.exp(beta * s) for s in s_neg]
-        reweight = mpmath.fsum(w * mpmath.exp(s) for w, s in zip(imp, s_neg)) / (mpmath.fsum(imp) / n)
         pos = mpmath.exp(s_pos)
-        ng = max((reweight - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
+        ng = max((negative_sum(s_neg) - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
         losses.append(-mpmath.log(pos / (pos + ng)))
     return float(mpmath.fsum(losses) / len(losses))
+
+
+def hard_negative_infonce(z1, z2, temperature, beta, tau_plus) -> float:
+    """The author code's estimator (joshr17/HCL image/main.py), term by term:
+    reweight = sum_i w_i e^{s_i} / mean_i w_i with w_i = e^{beta s_i}."""
+    beta = mpmath.mpf(beta)
+
+    def reweight(s_neg):
+        imp = [mpmath.exp(beta * s) for s in s_neg]
+        return mpmath.fsum(w * mpmath.exp(s) for w, s in zip(imp, s_neg)) / (mpmath.fsum(imp) / len(s_neg))
+
+    return _debiased_loop(z1, z2, temperature, tau_plus, reweight)
 
 
 def debiased_infonce(z1, z2, temperature, tau_plus) -> float:
     """Chuang et al. 2020 (chingyaoc/DCL main.py): the plain negative sum, debiased and clamped."""
-    t, tau = mpmath.mpf(temperature), mpmath.mpf(tau_plus)
-    losses = []
-    for s_pos, s_neg in _simclr_scores(z1, z2, temperature):
-        n = len(s_neg)
-        pos = mpmath.exp(s_pos)
-        ng = max((mpmath.fsum(mpmath.exp(s) for s in s_neg) - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
-        losses.append(-mpmath.log(pos / (pos + ng)))
-    return float(mpmath.fsum(losses) / len(losses))
+    return _debiased_loop(z1, z2, temperature, tau_plus, lambda s_neg: mpmath.fsum(mpmath.exp(s) for s in s_neg))
 
 
 def hardest_only_infonce(z1, z2, temperature, tau_plus) -> float:
     """The beta -> infinity limit: reweight = N * max_i e^{s_i}."""
-    t, tau = mpmath.mpf(temperature), mpmath.mpf(tau_plus)
-    losses = []
-    for s_pos, s_neg in _simclr_scores(z1, z2, temperature):
-        n = len(s_neg)
-        pos = mpmath.exp(s_pos)
-        ng = max((n * mpmath.exp(max(s_neg)) - tau * n * pos) / (1 - tau), n * mpmath.exp(-1 / t))
-        losses.append(-mpmath.log(pos / (pos + ng)))
-    return float(mpmath.fsum(losses) / len(losses))
+    return _debiased_loop(z1, z2, temperature, tau_plus, lambda s_neg: len(s_neg) * mpmath.exp(max(s_neg)))
 
 
 def topk_negatives(sim, labels, k) -> list[list[int]]:
