@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "report": ("grader.reports.class_report",),
     "similarity": ("grader.similarity.command",),
     "check": ("grader.selfcheck",),
+    "doctor": ("grader.doctor",),
     "build": ("grader.nbgrader.build",),
     "nbgrader-course": ("grader.nbgrader.build",),
     "quiz": ("grader.quiz.cli",),

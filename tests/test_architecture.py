@@ -121,7 +121,7 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-STUDENT_SIDE = ("grader.sandbox.worker", "grader.sandbox.codec", "grader.sandbox.scale")
+STUDENT_SIDE = ("grader.sandbox.worker", "grader.sandbox.codec", "grader.sandbox.scale", "grader.sandbox.confine")
 
 
 @pytest.mark.parametrize("module", STUDENT_SIDE)

@@ -235,13 +235,13 @@ def test_no_process_outlives_its_worker():
     assert os.getpid()
 
 
-def test_the_audit_hook_is_what_stops_reference_theft():
+def test_the_kernel_confinement_is_what_stops_reference_theft():
     from grader.sandbox.parent import Limits
 
     for cheat in ("imports_reference.py", "reads_reference.py"):
         sub = submissions.single(CHEATS / cheat)
         open_door = grading.grade(sub, examples=20, only=("batch_hard",), limits=Limits(isolate=False))
-        assert open_door["total"] == 10.0, cheat  # without the hook the cheat works...
+        assert open_door["total"] == 10.0, cheat  # without confinement the cheat works...
         assert grading.grade(sub, examples=20, only=("batch_hard",))["total"] == 0.0  # ...with it, nothing
 
 

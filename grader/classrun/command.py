@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader import doctor
 from grader import secret as course_secret
-from grader.classrun import executors
+from grader.sandbox.parent import IsolationUnavailable
+from grader.classrun import executors, signing
 
 from grader.reports import grades as report
 from grader.reports import class_report
@@ -56,14 +58,16 @@ class Progress:
 
 def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples: int,
         assignment: str | None = None, executor: str = "local", scheduler: Any = None,
-        secret: bytes | None = None) -> list[dict[str, Any]]:
+        secret: bytes | None = None, unsafe: bool = False, skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """Grade every submission in ``root`` into ``out``; with ``assignment``, only that
     assignment's exercises, from files under a folder of that name where there is one.
     ``executor`` is ``"local"`` (a pool of ``workers`` processes) or ``"dask"`` (a Dask
     cluster: ``scheduler``'s, else a LocalCluster of ``workers`` workers); see
     ``grader.classrun.executors``. ``secret`` (the course secret, see :mod:`grader.secret`) seeds
-    every graded example; without it the examples are the public ones."""
-    subs = submissions.discover(root)
+    every graded example; without it the examples are the public ones. Student code runs only where
+    the kernel confines it (:func:`grader.doctor.require`), unless ``unsafe``. Entries of ``root``
+    that cannot be graded (symbolic links, unusable names) are described in ``skipped``."""
+    subs = submissions.discover(root, skipped)
     only = None
     if assignment:
         from grader.nbgrader.gradebook import exercises_of
@@ -79,20 +83,18 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
         probe.unlink()
     except OSError as exc:
         raise submissions.SubmissionError(f"the output folder {out} is not writable ({exc.strerror})") from None
+    key = signing.results_key(secret)
     done: dict[str, dict[str, Any]] = {}
     todo = []
     for sub in subs:
         digest = submissions.digest(sub)
         previous = out / "results" / f"{sub.student}.json"
         if resume and previous.exists() and (out / "feedback" / f"{sub.student}.html").exists():
-            try:
-                doc = json.loads(previous.read_text())
-                if (doc.get("submission_sha256") == digest and doc.get("examples") == examples
-                        and doc.get("seeded_by") == course_secret.fingerprint(secret)):
-                    done[sub.student] = doc
-                    continue
-            except (ValueError, OSError):
-                pass
+            doc = signing.verified(previous, key)  # only what this grader wrote: signed with its key
+            if (doc is not None and doc.get("student") == sub.student and doc.get("submission_sha256") == digest
+                    and doc.get("examples") == examples and doc.get("seeded_by") == course_secret.fingerprint(secret)):
+                done[sub.student] = doc
+                continue
         todo.append((sub, digest))
     progress = Progress(len(subs))
     for doc in done.values():
@@ -101,12 +103,15 @@ def run(root: Path, out: Path, workers: int, device: str, resume: bool, examples
     def finish(doc: dict[str, Any], digest: str) -> None:
         doc["submission_sha256"] = digest
         doc["examples"] = examples
+        signing.sign(doc, key)
         report.write_student(out, doc)
         done[doc["student"]] = doc
         progress.update(doc)
 
     if todo:
-        jobs = [executors.Job(sub, digest, device, examples, only, secret) for sub, digest in todo]
+        if executor == "local":  # a Dask cluster's workers are checked where they run (each worker refuses)
+            doctor.require(device, unsafe)
+        jobs = [executors.Job(sub, digest, device, examples, only, secret, unsafe) for sub, digest in todo]
         with executors.make(executor, workers, scheduler) as pool:
             for job, doc in pool.grade(jobs):
                 finish(doc, job.digest)
@@ -127,14 +132,18 @@ def _command(args: argparse.Namespace) -> int:
         secret = course_secret.load(Path(args.secret) if args.secret else None)
         if secret is None:
             print(f"hnm grade: warning: {course_secret.PREDICTABLE_WARNING}", file=sys.stderr)
+        skipped: list[str] = []
         docs = run(Path(args.submissions), Path(args.out), args.workers, resolve_device(args.device),
-                   args.resume, args.examples, args.assignment, args.executor, args.scheduler, secret)
+                   args.resume, args.examples, args.assignment, args.executor, args.scheduler, secret,
+                   args.unsafe_no_isolation, skipped)
+        for entry in skipped:
+            print(f"hnm grade: skipped {entry}", file=sys.stderr)
         if args.gradebook:
             from grader.nbgrader.gradebook import write_scores
 
             n = write_scores(Path(args.gradebook), args.assignment, docs)
             print(f"wrote {n} scores into the nbgrader gradebook of {args.gradebook}", file=sys.stderr)
-    except (submissions.SubmissionError, course_secret.SecretError, ValueError) as exc:
+    except (submissions.SubmissionError, course_secret.SecretError, ValueError, IsolationUnavailable) as exc:
         print(f"hnm grade: {exc}", file=sys.stderr)
         return 2
     print(report.table(docs))
@@ -159,4 +168,6 @@ def register(subparsers) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: an existing cluster's scheduler address or scheduler file "
                         "(default: a LocalCluster of --workers workers)")
+    p.add_argument("--unsafe-no-isolation", action="store_true",
+                   help="grade even where the kernel cannot confine student code (trusted code only; see hnm doctor)")
     p.set_defaults(handler=_command)

@@ -32,6 +32,12 @@ from typing import Any, Iterator, Sequence
 from grader.grading import submissions
 
 KINDS = ("local", "dask")
+BUDGET_SECONDS = 3600.0  # wall-clock budget of one student's grading, in the grading process
+
+
+class BudgetExceeded(BaseException):
+    """One student's grading took longer than its budget (a BaseException: no ``except Exception``
+    on the way, in the engine or Hypothesis, may swallow it and grade on)."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,20 @@ class Job:
     examples: int
     only: tuple[str, ...] | None = None
     secret: bytes | None = None  # the course secret (travels with the job; never to a worker)
+    unsafe: bool = False  # --unsafe-no-isolation: grade even where the kernel cannot confine the workers
+    budget_seconds: float = BUDGET_SECONDS
 
     def args(self) -> tuple:
         """The arguments of :func:`grade_job` (plain, picklable data)."""
         sub = self.sub
-        return (sub.student, str(sub.path), [str(f) for f in sub.files], self.device, self.examples, self.only, self.secret)
+        return (sub.student, str(sub.path), [str(f) for f in sub.files], self.device, self.examples, self.only,
+                self.secret, self.unsafe, self.budget_seconds)
+
+    def failed(self, why: BaseException | str) -> dict[str, Any]:
+        """This job's results document when its grading process broke."""
+        from grader.grading import pipeline
+
+        return pipeline.failed(self.sub.student, self.only, why, self.secret)
 
 
 class Executor:
@@ -80,15 +95,44 @@ def make(kind: str = "local", workers: int = 2, scheduler: Any = None) -> Execut
 
 
 def grade_job(student: str, path: str, files: list[str], device: str, examples: int,
-              only: tuple[str, ...] | None, secret: bytes | None = None) -> dict[str, Any]:
-    """Pool task: runs in a trusted grading process (which starts the sandboxed worker)."""
+              only: tuple[str, ...] | None, secret: bytes | None = None, unsafe: bool = False,
+              budget_seconds: float = BUDGET_SECONDS) -> dict[str, Any]:
+    """Pool task: runs in a trusted grading process (which starts the sandboxed worker), within a
+    wall-clock budget (where it runs on the main thread: the local pool)."""
+    import signal
+    import threading
+
     import torch
 
     from grader.grading import pipeline
+    from grader.sandbox.parent import Limits
 
     torch.set_num_threads(1)
     sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in files))
-    return pipeline.grade(sub, device=device, examples=examples, only=only, secret=secret)
+    limits = Limits(required=()) if unsafe else Limits()
+    timed = threading.current_thread() is threading.main_thread() and budget_seconds > 0
+    if timed:
+        def over(signum, frame):
+            raise BudgetExceeded(f"grading took longer than its budget of {budget_seconds:g} s")
+
+        previous = signal.signal(signal.SIGALRM, over)
+        signal.setitimer(signal.ITIMER_REAL, budget_seconds)
+    try:
+        return pipeline.grade(sub, device=device, examples=examples, only=only, secret=secret, limits=limits)
+    except BudgetExceeded as exc:
+        return pipeline.failed(student, only, str(exc), secret)
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _grading_process(parent: int) -> None:
+    """Pool initializer: a grading process dies with ``hnm grade`` (SIGTERM, kill -9 or a crash),
+    ``parent`` being its pid (it may have died while this process was starting)."""
+    from grader.sandbox import confine
+
+    confine.die_with_parent(parent)
 
 
 # --------------------------------------------------------------------------- local pool
@@ -105,13 +149,35 @@ class LocalExecutor(Executor):
         # same path, so the files are byte-identical whatever the number of workers.
         import multiprocessing
 
+        from concurrent.futures.process import BrokenProcessPool
+
+        from grader.sandbox.parent import IsolationUnavailable
+
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, self.workers), mp_context=context) as pool:
-            pending = {pool.submit(grade_job, *job.args()): job for job in jobs}
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield pending.pop(future), future.result()
+        todo, broken = list(jobs), set()
+        while todo:  # a pool that breaks (a grading process killed) is replaced; its jobs get one more try
+            with ProcessPoolExecutor(max_workers=max(1, self.workers), mp_context=context,
+                                     initializer=_grading_process, initargs=(os.getpid(),)) as pool:
+                pending = {pool.submit(grade_job, *job.args()): job for job in todo}
+                todo = []
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        job = pending.pop(future)
+                        try:
+                            doc = future.result()
+                        except BrokenProcessPool:
+                            if job.sub.student in broken:
+                                yield job, job.failed("its grading process died twice")
+                            else:
+                                broken.add(job.sub.student)
+                                todo.append(job)
+                            continue
+                        except IsolationUnavailable:
+                            raise
+                        except Exception as exc:  # noqa: BLE001 - one student's failure, never the run's
+                            doc = job.failed(exc)
+                        yield job, doc
 
 
 # --------------------------------------------------------------------------- dask
@@ -131,7 +197,10 @@ def _payload(sub: submissions.Submission) -> list[tuple[str, bytes]]:
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        out.append((path.relative_to(base).as_posix(), path.read_bytes()))
+        try:
+            out.append((path.relative_to(base).as_posix(), submissions.read_bytes(path)))
+        except submissions.SubmissionError:
+            continue  # graded where it runs as unreadable
     return out
 
 
@@ -143,7 +212,7 @@ def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], sin
     # Dask worker the event-loop thread uses `random` (jittered timeouts). The grader's
     # strategies draw only from Hypothesis, so the examples are the same; silence the noise.
     warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
-    student, path, names, device, examples, only, secret = args
+    student, path, names, device, examples, only, secret = args[:7]
     sub = submissions.Submission(student, Path(path), tuple(Path(f) for f in names))
     try:
         same = submissions.digest(sub) == digest
@@ -163,7 +232,7 @@ def _grade_shipped(args: tuple, digest: str, files: list[tuple[str, bytes]], sin
         base = Path(path).parent if single_file else Path(path)
         copy = root / Path(path).name if single_file else root
         copied = [str(root / Path(f).relative_to(base)) for f in names]
-        return grade_job(student, str(copy), copied, device, examples, only, secret)
+        return grade_job(student, str(copy), copied, device, examples, only, secret, *args[7:])
 
 
 class DaskExecutor(Executor):
@@ -208,7 +277,13 @@ class DaskExecutor(Executor):
             futures[future] = job
         try:
             for future in self._distributed.as_completed(list(futures)):
-                yield futures[future], future.result()
+                try:
+                    doc = future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost or failed task is that student's failure
+                    if type(exc).__name__ == "IsolationUnavailable":
+                        raise
+                    doc = futures[future].failed(exc)
+                yield futures[future], doc
         finally:
             for future in futures:
                 future.cancel()

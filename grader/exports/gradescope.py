@@ -6,7 +6,8 @@ The archive holds, at its root (Gradescope's autograder specification):
   environment at ``/autograder/hnm-venv``, installs the pinned torch (CPU build) first and
   then this package from the source shipped in the archive (``hnm/``: ``pyproject.toml``,
   ``grader/``, ``solutions/``), creates the unprivileged account that runs student code,
-  and deletes the shipped source (the installed copy is what runs).
+  makes the installed references unreadable to that account, and deletes the shipped source (the
+  installed copy is what runs).
 - ``run_autograder``: run, as root, for every submission. It calls
   ``python -m grader.exports.gradescope --autograde /autograder``, which grades the files in
   ``/autograder/submission`` with the same out-of-process grader as ``hnm grade``
@@ -25,7 +26,9 @@ The archive holds, at its root (Gradescope's autograder specification):
 of the venv's python) let a test run ``run_autograder`` outside the container;
 ``HNM_GRADESCOPE_USER`` overrides the account (empty: do not switch).
 
-Student code runs in the sandboxed worker processes as always. When the grader runs as root
+Student code runs in the sandboxed worker processes as always, under the same kernel confinement
+(:mod:`grader.sandbox.confine`; a worker that cannot be confined grades nothing: the instructor-only
+output says why, and the student sees an internal error). When the grader runs as root
 (Gradescope's default) and the account exists or ``useradd`` can create it, each worker
 is started through a small wrapper that hands the worker's fresh temporary folder to that
 account and drops to it with ``setpriv`` (else ``runuser``), inside a new network
@@ -225,6 +228,9 @@ python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install "$SOURCE/hnm"
 "$VENV/bin/python" -c 'import grader.exports.gradescope, grader.sandbox.worker, solutions'
 {account}
+# The references are for the (root) grader only: the account that runs student code cannot read them
+# (the workers' Landlock rules hide them as well; see the README's Security section).
+chmod -R go-rwx "$("$VENV/bin/python" -c 'import os, solutions; print(os.path.dirname(solutions.__file__))')"
 # Student code never needs the course's source; the installed copy is what runs.
 rm -rf "$SOURCE/hnm"
 chmod -R go-rwx "$SOURCE"
@@ -309,12 +315,8 @@ def _submission(root: Path, student: str):
 
     folder = root / "submission"
     files: tuple[Path, ...] = ()
-    if folder.is_dir():
-        files = tuple(sorted(
-            p for p in folder.rglob("*")
-            if p.is_file() and p.suffix in submissions.SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        ))
+    if folder.is_dir() and not folder.is_symlink():
+        files = submissions.folder_files(folder)  # regular files only, no symbolic link followed
     return submissions.Submission(student, folder, files)
 
 

@@ -8,7 +8,8 @@ from grader import secret as course_secret
 from grader.grading import submissions
 from grader.engine import DEFAULT_EXAMPLES, SEED, ExerciseRun, WorkerCaller, zero
 from grader.suites.registry import REGISTRY
-from grader.sandbox.parent import Limits, Worker
+from grader.sandbox.parent import IsolationUnavailable, Limits, Worker
+from grader.quiz.model import QUESTIONS_PER_QUIZ
 from grader.quiz.grading import grade_submission as grade_quiz  # scores the quiz answers (grader/quiz/grading.py)
 
 
@@ -17,21 +18,52 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
     """The results document of one student (see the README for its keys).
 
     With the course ``secret`` every Hypothesis run and scale input is seeded from it (see
-    :mod:`grader.secret`); without one the public seed is used and the examples are predictable."""
+    :mod:`grader.secret`); without one the public seed is used and the examples are predictable.
+
+    Total: whatever goes wrong while grading this student (a malformed file, a reply, a check, the
+    quiz) becomes this student's result ("internal grading error: ..." and 0 for what it affects),
+    never an exception, except :class:`IsolationUnavailable` (the machine, not the student)."""
     exercises = [REGISTRY[i] for i in (only or REGISTRY)]
+    try:
+        return _grade(sub, exercises, device, examples, limits, secret)
+    except IsolationUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one student's grading never stops the class
+        return failed(sub.student, only, exc, secret)
+
+
+def failed(student: str, only: tuple[str, ...] | None, exc: BaseException | str,
+           secret: bytes | None = None) -> dict[str, Any]:
+    """The results document of a student whose grading broke: 0 everywhere, with the reason."""
+    why = exc if isinstance(exc, str) else f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+    problem = f"internal grading error: {why}"
+    exercises = [REGISTRY[i] for i in (only or REGISTRY)]
+    return _document(student, [zero(ex, problem) for ex in exercises], [problem], None, secret)
+
+
+def _quiz(sub: submissions.Submission, secret: bytes | None) -> dict[str, Any] | None:
+    try:
+        return grade_quiz(sub, secret)
+    except Exception as exc:  # noqa: BLE001 - a malformed quiz file costs the quiz only
+        return {"score": 0.0, "max_score": float(QUESTIONS_PER_QUIZ),
+                "error": f"internal grading error: {type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def _grade(sub, exercises, device, examples, limits, secret) -> dict[str, Any]:
     messages: list[str] = []
     try:
         code = [submissions.STAND_IN, *submissions.cells(sub)]
     except submissions.SubmissionError as exc:
         results = [zero(ex, f"the submission could not be read: {exc}") for ex in exercises]
-        return _document(sub.student, results, [str(exc)], grade_quiz(sub, secret), secret)
+        return _document(sub.student, results, [str(exc)], _quiz(sub, secret), secret)
     with Worker(device, limits) as worker:
         caller = WorkerCaller(worker, code)
         report = caller.load()
+        isolation = {k: v.split(":")[0] for k, v in sorted(worker.isolation.items())}
         if not report.get("ok"):
             problem = f"the submission could not be loaded: {report.get('error')}"
-            return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem], grade_quiz(sub, secret),
-                             secret)
+            return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem], _quiz(sub, secret),
+                             secret, isolation)
         messages = [f"error while loading {e}" for e in report.get("errors", [])]
         defined = set(report.get("defined", []))
         results = []
@@ -41,17 +73,22 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
                 if messages:
                     why += " (" + "; ".join(messages)[:400] + ")"
                 results.append(zero(ex, why))
-            else:
+                continue
+            try:
                 results.append(ExerciseRun(
                     ex, caller, examples,
                     seed=course_secret.derive(secret, "hypothesis", ex.id, public=SEED),
                     scale_seed=course_secret.derive(secret, "scale", ex.id, public=SEED),
                 ).run())
-    return _document(sub.student, results, messages, grade_quiz(sub, secret), secret)
+            except IsolationUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - this exercise's grading broke: it scores 0, the rest go on
+                results.append(zero(ex, f"internal grading error: {type(exc).__name__}: {str(exc).strip()[:300]}"))
+    return _document(sub.student, results, messages, _quiz(sub, secret), secret, isolation)
 
 
 def _document(student: str, results, messages: list[str], quiz: dict[str, Any] | None = None,
-              secret: bytes | None = None) -> dict[str, Any]:
+              secret: bytes | None = None, isolation: dict[str, str] | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "student": student,
         "seeded_by": course_secret.fingerprint(secret),  # "public", or the secret's one-way fingerprint
@@ -65,4 +102,6 @@ def _document(student: str, results, messages: list[str], quiz: dict[str, Any] |
         doc["max_total"] += quiz["max_score"]
     if messages:
         doc["messages"] = messages
+    if isolation:
+        doc["isolation"] = isolation  # which kernel layers the student's worker had (on / partial / off)
     return doc

@@ -71,22 +71,51 @@ def encode(value: Any, max_elements: int = 1 << 24) -> Any:
     return {"__rejected__": f"an object of type {type(value).__module__}.{type(value).__qualname__}"}
 
 
+MAX_DEPTH = 32  # nesting of sequences and dicts in a decoded value
+MAX_ELEMENTS = 1 << 24  # elements of one decoded tensor
+
+
 def decode(data: Any) -> Any:
-    """Rebuild plain values from :func:`encode`'s output (parent side, strict)."""
+    """Rebuild plain values from :func:`encode`'s output (parent side, strict).
+
+    Anything that is not exactly what :func:`encode` makes (wrong types, nesting deeper than
+    :data:`MAX_DEPTH`, a tensor over :data:`MAX_ELEMENTS` or whose bytes do not match its shape)
+    raises :class:`Rejected`, whatever the kind of error underneath."""
+    try:
+        return _decode(data, 0)
+    except Rejected:
+        raise
+    except (TypeError, ValueError, OverflowError, RecursionError, KeyError, AttributeError, RuntimeError,
+            MemoryError) as exc:
+        raise Rejected(f"malformed data from the worker ({type(exc).__name__})") from None
+
+
+def _decode(data: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise Rejected(f"data nested more than {MAX_DEPTH} levels deep")
     if isinstance(data, dict):
         if "__tensor__" in data:
             return _tensor(data["__tensor__"])
         if "__seq__" in data:
-            items = [decode(v) for v in data["__seq__"]]
+            if not isinstance(data["__seq__"], list):
+                raise Rejected("malformed sequence from the worker")
+            items = [_decode(v, depth + 1) for v in data["__seq__"]]
             return tuple(items) if data.get("kind") == "tuple" else items
         if "__dict__" in data:
-            return {str(k): decode(v) for k, v in data["__dict__"].items()}
+            if not isinstance(data["__dict__"], dict):
+                raise Rejected("malformed dict from the worker")
+            return {str(k): _decode(v, depth + 1) for k, v in data["__dict__"].items()}
         if "__float__" in data:
-            return float(data["__float__"])
+            text = data["__float__"]
+            if not isinstance(text, str) or len(text) > 40:
+                raise Rejected("malformed float from the worker")
+            return float(text)
         if "__rejected__" in data:
-            return RejectedValue(str(data["__rejected__"]))
+            return RejectedValue(str(data["__rejected__"])[:500])
         raise Rejected("malformed data from the worker")
     if data is None or isinstance(data, (bool, int, float, str)):
+        if type(data) is int and not -(1 << 63) <= data < (1 << 64):
+            raise Rejected("an integer out of range from the worker")
         return data
     raise Rejected("malformed data from the worker")
 
@@ -105,12 +134,18 @@ def _tensor(spec: Any) -> torch.Tensor:
     if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES:
         raise Rejected("malformed tensor from the worker")
     shape = spec.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+    if not isinstance(shape, list) or len(shape) > 8 or \
+            not all(type(s) is int and 0 <= s <= MAX_ELEMENTS for s in shape):
         raise Rejected("malformed tensor shape from the worker")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise Rejected(f"a tensor of {math.prod(shape)} elements (over {MAX_ELEMENTS})")
     dtype = DTYPES[spec["dtype"]]
-    raw = base64.b64decode(str(spec.get("data", "")), validate=True)
     storage = torch.int16 if dtype == torch.bfloat16 else dtype
     itemsize = torch.empty(0, dtype=storage).element_size()
+    text = spec.get("data", "")
+    if not isinstance(text, str) or len(text) != 4 * -(-itemsize * math.prod(shape) // 3):
+        raise Rejected("tensor data does not match its shape")  # checked before anything is decoded
+    raw = base64.b64decode(text, validate=True)
     if len(raw) != itemsize * math.prod(shape):
         raise Rejected("tensor data does not match its shape")
     array = np.frombuffer(raw, dtype=torch.empty(0, dtype=storage).numpy().dtype).copy() if raw else None
@@ -119,7 +154,7 @@ def _tensor(spec: Any) -> torch.Tensor:
     if dtype == torch.bfloat16:
         t = t.view(torch.bfloat16)
     # The parent keeps every tensor on its CPU and remembers where the worker's lived.
-    t._hnm_device = str(spec.get("device", "cpu"))
+    t._hnm_device = str(spec.get("device", "cpu"))[:16]
     return t
 
 
@@ -133,7 +168,12 @@ def dumps(message: Any) -> bytes:
 
 
 def loads(raw: bytes) -> Any:
-    return json.loads(raw.decode())
+    """Parse a message; every malformation (bad UTF-8 or JSON, nesting too deep for the parser,
+    numbers too long to convert) is a ValueError."""
+    try:
+        return json.loads(raw.decode())
+    except RecursionError:
+        raise ValueError("a message nested too deeply") from None
 
 
 def to_jsonable(value: Any) -> Any:

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Any
 from grader.sandbox import codec
 
 MAX_REPLY_BYTES = 256 << 20
@@ -30,7 +31,21 @@ class Limits:
     memory_mb: int = 4096
     cpu_seconds: int = 600
     file_mb: int = 16
-    isolate: bool = True  # the worker's audit hook (off only to show, in tests, what it prevents)
+    tmp_mb: int = 256  # the worker's private tmpfs
+    isolate: bool = True  # kernel confinement (off only to show, in tests, what it prevents)
+    # Layers without which no student code runs (grader.sandbox.confine.REQUIRED); () is the
+    # instructor's explicit `--unsafe-no-isolation`: whatever can be set up, and a warning.
+    required: tuple[str, ...] = ("filesystem", "syscalls")
+
+
+class IsolationUnavailable(RuntimeError):
+    """The kernel confinement the limits require could not be set up on this machine."""
+
+
+def missing_layers(isolation: dict, required: tuple[str, ...]) -> list[str]:
+    """The required layers that are not on, each with the worker's reason."""
+    return [f"{name} ({isolation.get(name, 'not reported')})" for name in required
+            if not str(isolation.get(name, "")).startswith("on")]
 
 
 def _environment(device: str, home: str) -> dict[str, str]:
@@ -50,6 +65,53 @@ def _environment(device: str, home: str) -> dict[str, str]:
     return env
 
 
+def _strings(value: Any, limit: int = 100_000) -> bool:
+    return isinstance(value, list) and len(value) <= limit and all(isinstance(v, str) for v in value)
+
+
+def _summary(value: Any, depth: int = 0) -> bool:
+    """A scale summary as :func:`grader.sandbox.scale.describe` makes it."""
+    if depth > 16 or not isinstance(value, dict):
+        return False
+    if "tensor" in value:
+        return isinstance(value["tensor"], str) and isinstance(value.get("device"), str) and \
+            isinstance(value.get("shape"), list) and len(value["shape"]) <= 8 and \
+            all(type(s) is int and s >= 0 for s in value["shape"])
+    if "sequence" in value:
+        items = value.get("items")
+        return isinstance(value["sequence"], str) and isinstance(items, list) and len(items) <= 64 and \
+            all(_summary(v, depth + 1) for v in items)
+    return isinstance(value.get("object"), str)
+
+
+def malformed(op: str | None, reply: dict) -> str | None:
+    """Why ``reply`` is not a well-formed answer to a request ``op`` (None when it is): the
+    schema of every reply the engine reads, checked before anything reads it."""
+    if not isinstance(reply.get("ok"), bool):
+        return "no ok flag"
+    if not reply["ok"]:
+        return None if isinstance(reply.get("error", ""), str) and isinstance(reply.get("traceback", ""), str) \
+            else "an error that is not text"
+    if op is None:
+        return None if isinstance(reply.get("isolation", {}), dict) else "a malformed greeting"
+    if op == "load":
+        return None if _strings(reply.get("errors")) and _strings(reply.get("defined")) else "a malformed load report"
+    if op == "signature":
+        params = reply.get("params")
+        good = isinstance(params, list) and len(params) <= 256 and all(
+            isinstance(p, list) and len(p) == 3 and isinstance(p[0], str) and isinstance(p[1], str)
+            and isinstance(p[2], bool) for p in params)
+        return None if good else "a malformed signature"
+    if op == "call":
+        mutated = reply.get("mutated", [])
+        if not (isinstance(mutated, list) and len(mutated) <= 64 and all(type(i) is int for i in mutated)):
+            return "a malformed list of mutated inputs"
+        return None if "value" in reply else "no value"
+    if op == "scale":
+        return None if _summary(reply.get("summary")) else "a malformed scale summary"
+    return None
+
+
 class Worker:
     """One sandboxed child process holding one student's code."""
 
@@ -58,6 +120,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.home: str | None = None
         self.calls = 0
+        self.isolation: dict[str, str] = {}
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -68,7 +131,9 @@ class Worker:
             "--memory-mb", str(self.limits.memory_mb),
             "--cpu-seconds", str(self.limits.cpu_seconds),
             "--file-mb", str(self.limits.file_mb),
+            "--tmp-mb", str(self.limits.tmp_mb),
             "--device", self.device,
+            "--hide", os.path.expanduser("~"), "--hide", os.getcwd(), "--parent", str(os.getpid()),
         ] + ([] if self.limits.isolate else ["--no-isolation"])
         # -I isolates from the environment and the cwd; the installed packages stay importable.
         self.proc = subprocess.Popen(
@@ -76,7 +141,14 @@ class Worker:
             cwd=self.home, env=_environment(self.device, self.home), start_new_session=True,
         )
         self.calls = 0
-        self._receive(self.limits.start_seconds)
+        ready = self._receive(self.limits.start_seconds)
+        layers = ready.get("isolation")
+        self.isolation = {str(k)[:40]: str(v)[:300] for k, v in layers.items()} if isinstance(layers, dict) else {}
+        missing = missing_layers(self.isolation, self.limits.required) if self.limits.isolate else []
+        if missing:
+            self.stop()
+            raise IsolationUnavailable("student code is not run: the kernel could not confine the worker: "
+                                       + "; ".join(missing))
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -114,7 +186,11 @@ class Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._failed("stopped before the request could be sent") from None
-        return self._receive(timeout)
+        reply = self._receive(timeout)
+        why = malformed(message.get("op"), reply)
+        if why is not None:
+            raise self._failed(f"sent a malformed reply ({why})")
+        return reply
 
     def _receive(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -125,7 +201,7 @@ class Worker:
         body = self._read(size, deadline, timeout)
         try:
             reply = codec.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._failed("sent a malformed reply") from None
         if not isinstance(reply, dict):
             raise self._failed("sent a malformed reply")

@@ -1,12 +1,12 @@
 """The sandboxed worker: runs student code in a child process, never in the grader.
 
-Started by :class:`grader.sandbox.parent.Worker` as ``python -m grader.sandbox.worker``. It reads
-length-prefixed JSON requests on its original stdin and answers on its original
-stdout; before any student code runs, file descriptors 0-2 are pointed away from those
-pipes (student output goes to a size-limited file), resource limits are applied and
-the working directory is a fresh temporary folder. Everything this process says is
-untrusted data to the parent, which validates it; this module only has to be honest
-for honest students.
+Started by :class:`grader.sandbox.parent.Worker` as ``python -I -m grader.sandbox.worker`` in a fresh
+temporary folder. It reads length-prefixed JSON requests on its original stdin and answers on its
+original stdout; file descriptors 0-2 are pointed away from those pipes (student output goes to a
+size-limited file). Before any student code runs, the kernel confines the process
+(:mod:`grader.sandbox.confine`: namespaces, limits, privileges, Landlock, seccomp); the first
+message says which layers are on. Everything this process says is untrusted data to the parent,
+which validates it; this module only has to be honest for honest students.
 """
 
 from __future__ import annotations
@@ -14,29 +14,9 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
-import resource
-import signal
 import struct
 import sys
 import traceback
-
-
-def _limit(kind: int, value: int) -> None:
-    try:
-        resource.setrlimit(kind, (value, value))
-    except (ValueError, OSError):
-        pass
-
-
-def _apply_limits(memory_mb: int, cpu_seconds: int, file_mb: int) -> None:
-    _limit(resource.RLIMIT_CORE, 0)
-    if memory_mb > 0:
-        _limit(resource.RLIMIT_AS, memory_mb << 20)
-    if cpu_seconds > 0:
-        _limit(resource.RLIMIT_CPU, cpu_seconds)
-    if file_mb > 0:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long writes fail instead of killing
-        _limit(resource.RLIMIT_FSIZE, file_mb << 20)
 
 
 class Channel:
@@ -153,65 +133,6 @@ class Session:
         return value
 
 
-_BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-                   "os.forkpty", "pty.spawn", "os.startfile", "sys.addaudithook")
-_BLOCKED_PREFIXES = ("socket.", "ctypes.")
-_BLOCKED_MODULES = ("solutions", "grader", "tests")
-
-
-def _protected_paths() -> list[str]:
-    """The course's code: the grader, the references, and (for a source checkout) the tests."""
-    import importlib.util
-
-    paths = []
-    for name in ("grader", "solutions"):
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            paths += [os.path.realpath(p) for p in spec.submodule_search_locations]
-    roots = {os.path.dirname(p) for p in paths}
-    for root in roots:  # a source checkout: its tests hold loop oracles
-        if os.path.exists(os.path.join(root, "pyproject.toml")):
-            paths.append(os.path.realpath(os.path.join(root, "tests")))
-    return paths
-
-
-def _no_network() -> bool:
-    """Move into a fresh network namespace (no interfaces) where the kernel allows it."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.unshare(0x40000000) == 0  # CLONE_NEWNET
-    except (OSError, AttributeError):
-        return False
-
-
-def _isolate() -> dict:
-    """Install the audit hook that refuses, from here on: importing the grader, the
-    references or the tests; opening their files; creating processes; sockets; ctypes."""
-    protected = tuple(p.rstrip(os.sep) + os.sep for p in _protected_paths())
-    for name in list(sys.modules):  # the worker keeps its own references; students must import anew
-        if name.split(".")[0] in _BLOCKED_MODULES:
-            del sys.modules[name]
-
-    def hook(event: str, args: tuple) -> None:
-        if event == "import":
-            if str(args[0]).split(".")[0] in _BLOCKED_MODULES:
-                raise ImportError(f"importing {args[0]} is not allowed in a submission")
-        elif event == "open":
-            path = args[0]
-            if isinstance(path, (str, bytes, os.PathLike)) and not isinstance(path, int):
-                real = os.path.realpath(os.fsdecode(path))
-                if (real + os.sep).startswith(protected) or real.startswith(protected):
-                    raise PermissionError(f"reading the course's code is not allowed: {real}")
-        elif event in _BLOCKED_EVENTS or event.startswith(_BLOCKED_PREFIXES):
-            raise PermissionError(f"{event} is not allowed in a submission")
-
-    network_off = _no_network()
-    sys.addaudithook(hook)
-    return {"network_namespace": network_off, "protected": list(protected)}
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code!r}): the code called sys.exit()"
@@ -229,27 +150,41 @@ def main() -> int:
     ap.add_argument("--memory-mb", type=int, default=4096)
     ap.add_argument("--cpu-seconds", type=int, default=600)
     ap.add_argument("--file-mb", type=int, default=16)
+    ap.add_argument("--tmp-mb", type=int, default=256)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--no-isolation", action="store_true", help="skip the audit hook (debugging only)")
+    ap.add_argument("--hide", action="append", default=[], help="a folder student code must not read")
+    ap.add_argument("--parent", type=int, default=None, help="the grading process's pid (the worker dies with it)")
+    ap.add_argument("--no-isolation", action="store_true", help="no kernel confinement (demonstrations only)")
     args = ap.parse_args()
+    from grader.sandbox import confine
+
     channel = Channel(os.dup(0), os.dup(1))
+    home = os.getcwd()
+    if args.no_isolation:
+        layers = {"limits": confine.limits(args.memory_mb, args.cpu_seconds, args.file_mb, False)}
+    else:  # before torch starts any thread: namespaces, limits, privileges
+        layers = confine.early(home, args.memory_mb, args.cpu_seconds, args.file_mb, args.tmp_mb, args.parent)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
-    _apply_limits(args.memory_mb, args.cpu_seconds, args.file_mb)
     import torch
 
     torch.set_num_threads(1)
     if args.device == "cuda":
-        torch.cuda.init()  # before the audit hook: CUDA's lazy set-up may load libraries
+        torch.cuda.init()  # before the filesystem closes: CUDA's set-up loads libraries and opens devices
     from grader.sandbox import codec
 
-    session = Session(args.device)  # loads what it needs now: importing grader is refused later
+    session = Session(args.device)  # loads what it needs now: the course's files are unreadable later
     if not args.no_isolation:
-        _isolate()
-    channel.write(codec.dumps({"ok": True, "ready": True}))
+        hidden = [*confine.course_paths(), *args.hide]
+        for name in list(sys.modules):  # students must import anew (and cannot: the files are hidden)
+            if name.split(".")[0] in ("grader", "solutions", "tests"):
+                del sys.modules[name]
+        layers.update(confine.late([*confine.python_paths(), *confine.SYSTEM_READ], [home],
+                                   confine.device_files(args.device), hidden))
+    channel.write(codec.dumps({"ok": True, "ready": True, "isolation": layers}))
     while True:
         raw = channel.read()
         if raw is None:
