@@ -1,8 +1,9 @@
-"""The student's path in a real browser: JupyterLab, an exercise notebook, an answer, the check.
+"""The student's path in a real browser: JupyterLab, an exercise notebook, an answer, the check;
+then the quick test's widget, answered and submitted, and the attempt in the progress store.
 
 Debian's Chromium and chromedriver (installed by ``make setup``) are driven by Selenium; nothing
 is downloaded at run time. JupyterLab runs on a free local port with a token, on a copy of a
-released notebook, so the committed one is never touched. On failure a screenshot and the page's
+released notebook (and of the quick test), so the committed ones are never touched. On failure a screenshot and the page's
 HTML are kept in ``out/browser-artifacts/``.
 """
 
@@ -22,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "ps1_distances_semi_hard.ipynb"
+QUICK_TEST = "quick_test.ipynb"
 ARTIFACTS = ROOT / "out" / "browser-artifacts"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000")
@@ -46,6 +48,8 @@ if not (CHROMIUM and CHROMEDRIVER):
         pytest.fail("Chromium and chromedriver are missing: `make setup` installs Debian's packages", pytrace=False)
     pytest.skip("Chromium and chromedriver are not installed (`make setup` installs them)", allow_module_level=True)
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -61,12 +65,14 @@ def _free_port() -> int:
 def lab(tmp_path):
     """A JupyterLab server on a free port with a token, serving a copy of the released notebook."""
     work = tmp_path / "student"
-    work.mkdir()
+    (work / "lessons").mkdir(parents=True)
     shutil.copy(ROOT / "exercises" / NOTEBOOK, work / NOTEBOOK)
+    shutil.copy(ROOT / "lessons" / QUICK_TEST, work / "lessons" / QUICK_TEST)
     port, token = _free_port(), "hnm-browser-test-token"
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), PYTHONUNBUFFERED="1")
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), PYTHONUNBUFFERED="1",
+               HNM_QUIZ_DB=str(tmp_path / "quiz.sqlite3"))  # the kernels inherit it: the quiz's progress store
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.port_retries=0"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -134,7 +140,8 @@ def _cell(driver, text: str, timeout: float = 60):
                 return cell
         return None
 
-    return WebDriverWait(driver, timeout).until(find, f"no cell holds {text!r}")
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+        find, f"no cell holds {text!r}")
 
 
 def _output(cell) -> str:
@@ -198,3 +205,46 @@ def _student_path(browser, url: str, token: str, work: Path) -> None:
     output = _run_all_and_read_check(browser)
     assert "pairwise_distances: 10 / 10 points" in output, output
     assert "[FAIL]" not in output
+
+
+def test_a_student_takes_the_quick_test_in_jupyterlab_and_the_attempt_is_saved(lab, browser, tmp_path):
+    with artifacts_on_failure(browser, "quick-test"):
+        _quick_test(browser, *lab, tmp_path / "quiz.sqlite3")
+
+
+def _quick_test(browser, url: str, token: str, work: Path, store: Path) -> None:
+    from grader.quiz.store import Store
+
+    browser.get(f"{url}/lab/tree/lessons/{QUICK_TEST}?token={token}")
+    cell = _cell(browser, "quiz_widget(", timeout=120)
+    assert "VBox(" not in _output(cell)  # no raw widget repr before the cell runs
+    # As a student at the keyboard: select the first cell, go down to the quiz cell (the last of 4),
+    # enter it, and type over its code.
+    browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell .jp-InputPrompt").click()
+    keys = ActionChains(browser)
+    keys.send_keys(Keys.ESCAPE, Keys.DOWN, Keys.DOWN, Keys.DOWN, Keys.ENTER).pause(1)
+    keys.key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys(Keys.DELETE)
+    keys.send_keys("from grader.quiz.notebook import quiz_widget", Keys.ENTER, 'quiz_widget(user="ann");').perform()
+    _cell(browser, 'quiz_widget(user="ann")')
+    _menu(browser, "Run", "Run All Cells")
+    quiz = lambda: _cell(browser, 'quiz_widget(user="ann")')  # noqa: E731 - found anew: cells re-render
+    patient = dict(poll_frequency=1, ignored_exceptions=(StaleElementReferenceException,))
+    WebDriverWait(browser, 180, **patient).until(lambda d: len(quiz().find_elements(By.CSS_SELECTOR, ".widget-radio-box")) == 8)
+    assert "Progress is saved in" in _output(quiz()) and str(store) in _output(quiz())
+    for question in range(8):  # answer each question with its first option
+        group = quiz().find_elements(By.CSS_SELECTOR, ".widget-radio-box")[question]
+        driver_scroll(browser, group)
+        group.find_elements(By.CSS_SELECTOR, "input[type=radio]")[0].click()
+        answers = [b for b in quiz().find_elements(By.CSS_SELECTOR, "button.jupyter-button") if b.text == "Answer"]
+        answers[question].click()
+        WebDriverWait(browser, 60, **patient).until(lambda d: not [
+            b for b in quiz().find_elements(By.CSS_SELECTOR, "button.jupyter-button") if b.text == "Answer"][question].is_enabled())
+    WebDriverWait(browser, 60, **patient).until(lambda d: "Saved as attempt 1 for ann" in _output(quiz()))
+    shown = _output(quiz())
+    [attempt] = Store(store).history("ann")
+    assert attempt["attempt"] == 1 and list(attempt["answers"].values()) == [0] * 8
+    assert f"Score: {attempt['correct']}/8" in shown, (attempt, shown)
+
+
+def driver_scroll(driver, element) -> None:
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
