@@ -56,14 +56,14 @@ def test_loop_version_loses_only_the_scale_property():
 
 
 EXPECTED_TOTALS = {
-    "ada": 40.0,  # everything right
-    "ben": 26.5,  # inclusive semi-hard window; no distance_weights
-    "cat": 15.5,  # NaN gradients at coincident points; self as positive
-    "dan": 9.0,  # notebook: global-max normalisation underflows
+    "ada": 80.0,  # everything right, all eight exercises
+    "ben": 37.0,  # inclusive semi-hard window; "+1 pixel" IoU; NMS suppresses at IoU == threshold
+    "cat": 21.5,  # NaN gradients at coincident points; self as positive; OHEM without valid mask and NMS
+    "dan": 12.5,  # notebook: global-max normalisation underflows; batch-level OHEM loss, NaN when empty
     "eve": 0.0,  # the stubs
-    "fay": 10.0,  # semi-hard kills its worker
-    "gus": 10.0,  # batch-hard loops forever
-    "hal": 9.0,  # correct semi-hard by Python loops (too slow at scale), nothing else
+    "fay": 14.0,  # semi-hard kills its worker; IoU NaN for two zero-area boxes
+    "gus": 16.0,  # batch-hard loops forever; NMS writes -inf into the caller's scores
+    "hal": 18.0,  # correct semi-hard and box IoU by Python loops (too slow at scale), nothing else
 }
 
 
@@ -79,6 +79,11 @@ def test_sample_class_grades_and_files(tmp_path):
     out = tmp_path / "out"
     docs = classrun.run(SAMPLES, out, workers=2, device="cpu", resume=False, examples=100)
     assert {d["student"]: d["total"] for d in docs} == EXPECTED_TOTALS
+    by_student = {d["student"]: d for d in docs}
+    assert all(x["score"] == x["max_score"] for x in by_student["ada"]["exercises"].values())
+    for exercise in by_student["ada"]["exercises"]:  # every exercise shows someone's typical mistake
+        assert any(0 < d["exercises"][exercise]["score"] < d["exercises"][exercise]["max_score"]
+                   for d in docs if d["student"] != "ada"), exercise
     lines = (out / "grades.csv").read_text().splitlines()
     assert lines[0] == "student,pairwise_distances,semi_hard_negatives,batch_hard,distance_weights,box_iou,nms,ohem_select,ohem_loss,total,max_total"
     assert [line.split(",")[0] for line in lines[1:]] == sorted(EXPECTED_TOTALS)
@@ -202,7 +207,7 @@ def test_cli_grade_check_and_errors(tmp_path):
     done = subprocess.run([*HNM, "grade", str(subs), "--out", str(tmp_path / "out"), "--examples", "10"],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert "ada" in done.stdout and "40/80" in done.stdout
+    assert "ada" in done.stdout and "80/80" in done.stdout
     check = subprocess.run([*HNM, "check", "batch_hard", str(SAMPLES / "cat.py"), "--examples", "20"],
                            capture_output=True, text=True, cwd=ROOT)
     assert check.returncode == 1 and "[FAIL] positive_is_positive" in check.stdout

@@ -51,3 +51,90 @@ def distance_weights(dist, labels, dim, cutoff=0.5, nonzero_loss_cutoff=1.4):
     w = torch.exp(log_w - top)
     total = w.sum(dim=1, keepdim=True)
     return torch.where(total > 0, w / total.clamp(min=1e-300), w)
+
+
+def _iou_dtype(*tensors):
+    dtype = None
+    for t in tensors:
+        d = t.dtype if t.is_floating_point() else torch.float32
+        dtype = d if dtype is None else torch.promote_types(dtype, d)
+    return dtype
+
+
+def _iou(a, b):
+    """IoU of every box of a [..., n, 4] with every box of b [..., m, 4], both in one float dtype."""
+    ax1, ay1, ax2, ay2 = (v[..., :, None] for v in a.unbind(-1))
+    bx1, by1, bx2, by2 = (v[..., None, :] for v in b.unbind(-1))
+    inter = (torch.minimum(ax2, bx2) - torch.maximum(ax1, bx1)).clamp(min=0) * (
+        torch.minimum(ay2, by2) - torch.maximum(ay1, by1)).clamp(min=0)
+    union = ((ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1)) - inter
+    return inter / torch.where(union == 0, torch.ones_like(union), union)
+
+
+def box_iou(boxes1, boxes2):
+    dtype = _iou_dtype(boxes1, boxes2)
+    return _iou(boxes1.to(dtype), boxes2.to(dtype))
+
+
+def _by_score(scores):
+    """Indices by decreasing score, equal scores (also -0.0 and 0.0) by increasing index."""
+    if scores.is_floating_point():
+        scores = scores + 0.0
+    return torch.sort(scores, descending=True, stable=True).indices
+
+
+def nms(boxes, scores, iou_threshold):
+    dtype = _iou_dtype(boxes)
+    order = _by_score(scores.detach())
+    b = boxes.detach()[order].to(dtype)
+    limit = torch.tensor(float(iou_threshold), dtype=dtype, device=boxes.device)
+    left = torch.arange(len(order), device=boxes.device)
+    kept = []
+    while len(left):  # one pass per kept box: drop everything it overlaps
+        first, left = left[:1], left[1:]
+        kept.append(first)
+        left = left[~(_iou(b[first], b[left])[0] > limit)]
+    return order[torch.cat(kept)] if kept else order
+
+
+def ohem_select(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    dev = losses.device
+    cand = torch.arange(len(losses), device=dev)
+    if valid is not None:
+        cand = cand[valid]
+    if per_image == 0 or len(cand) == 0:
+        return torch.zeros(0, dtype=torch.int64, device=dev)
+    cand = cand[_by_score(losses.detach()[cand])]
+    cand = cand[torch.sort(image_ids[cand], stable=True).indices]  # by image, hardest first inside
+    _, image, count = torch.unique_consecutive(image_ids[cand], return_inverse=True, return_counts=True)
+    first = torch.cumsum(count, 0) - count
+    rank = torch.arange(len(cand), device=dev) - first[image]
+    keep = torch.ones(len(cand), dtype=torch.bool, device=dev)
+    if nms_iou is not None:  # greedy NMS in every image at once, one step per rank
+        width = int(count.max())
+        grid = torch.full((len(count), width), -1, dtype=torch.int64, device=dev)
+        grid[image, rank] = torch.arange(len(cand), device=dev)
+        present = grid >= 0
+        dtype = _iou_dtype(boxes)
+        b = boxes.detach()[cand].to(dtype)[grid.clamp(min=0)]
+        # over[g, j, i]: RoI i of image g overlaps RoI j above nms_iou (16 images at a time: small temporaries)
+        limit = torch.tensor(float(nms_iou), dtype=dtype, device=dev)
+        over = torch.cat([(_iou(x, x) > limit).transpose(1, 2) for x in b.split(16)]).contiguous()
+        alive = torch.zeros_like(present)
+        for j in range(width):
+            alive[:, j] = present[:, j] & ~(over[:, j, :j] & alive[:, :j]).any(dim=1)
+        keep = alive[image, rank]
+    kept_rank = torch.cumsum(keep.long(), 0)
+    kept_rank = kept_rank - (kept_rank - keep.long())[first][image]  # 1, 2, ... within each image
+    return torch.sort(cand[keep & (kept_rank <= per_image)]).values
+
+
+def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, ignore_index=-1):
+    valid = targets != ignore_index
+    safe = torch.where(valid, targets, torch.zeros_like(targets)).long()
+    with torch.no_grad():
+        ce = torch.nn.functional.cross_entropy(logits.detach(), safe, reduction="none") if len(logits) else logits.new_zeros(0)
+    chosen = ohem_select(ce, image_ids, per_image, boxes, nms_iou, valid)
+    if len(chosen) == 0:
+        return (logits * 0.0).sum() + 0.0
+    return torch.nn.functional.cross_entropy(logits[chosen], safe[chosen])

@@ -1,5 +1,7 @@
 """Sample submission: semi-hard window inclusive at the margin (pytorch-metric-learning's
-rule, not this course's); batch-hard breaks ties towards the last index (allowed)."""
+rule, not this course's); batch-hard breaks ties towards the last index (allowed); box IoU with
+the old "+1 pixel" convention (Pascal VOC's integer pixels) and NMS that also suppresses at an
+IoU equal to the threshold."""
 import math
 
 import torch
@@ -38,3 +40,31 @@ def batch_hard(dist, labels):
     far = (n - 1 - dist.masked_fill(~pos, -1.0)[:, flip].argmax(1)) if n else a
     near = (n - 1 - dist.masked_fill(~neg, math.inf)[:, flip].argmin(1)) if n else a
     return a, far[a], near[a]
+
+
+def box_iou(boxes1, boxes2):
+    b1, b2 = boxes1.float(), boxes2.float()
+    w = (torch.min(b1[:, None, 2], b2[None, :, 2]) - torch.max(b1[:, None, 0], b2[None, :, 0]) + 1).clamp(min=0)
+    h = (torch.min(b1[:, None, 3], b2[None, :, 3]) - torch.max(b1[:, None, 1], b2[None, :, 1]) + 1).clamp(min=0)
+    area1 = (b1[:, 2] - b1[:, 0] + 1) * (b1[:, 3] - b1[:, 1] + 1)
+    area2 = (b2[:, 2] - b2[:, 0] + 1) * (b2[:, 3] - b2[:, 1] + 1)
+    inter = w * h
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def nms(boxes, scores, iou_threshold):
+    order = torch.sort(scores, descending=True, stable=True).indices
+    b = boxes[order].float()
+    x1, y1, x2, y2 = b.unbind(1)
+    area = (x2 - x1) * (y2 - y1)
+    left = torch.arange(len(order), device=boxes.device)
+    keep = []
+    while len(left):
+        i, left = left[0], left[1:]
+        keep.append(i)
+        w = (torch.min(x2[i], x2[left]) - torch.max(x1[i], x1[left])).clamp(min=0)
+        h = (torch.min(y2[i], y2[left]) - torch.max(y1[i], y1[left])).clamp(min=0)
+        union = area[i] + area[left] - w * h
+        iou = torch.where(union > 0, w * h / union, torch.zeros_like(union))
+        left = left[iou < iou_threshold]  # drops IoU == threshold too
+    return order[torch.stack(keep)] if keep else order

@@ -1,5 +1,6 @@
-"""Sample submission: the naive square root (NaN gradients at coincident points) and a
-batch-hard that forgets to exclude the anchor itself from its positives."""
+"""Sample submission: the naive square root (NaN gradients at coincident points), a
+batch-hard that forgets to exclude the anchor itself from its positives, and an OHEM selection
+that skips the NMS step and forgets the valid mask."""
 import torch
 
 
@@ -19,3 +20,14 @@ def batch_hard(dist, labels):
     far = dist.masked_fill(~same, -1.0).argmax(1)
     near = dist.masked_fill(~neg, float("inf")).argmin(1)
     return a, far[a], near[a]
+
+
+def ohem_select(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
+    order = torch.sort(losses.detach(), descending=True, stable=True).indices
+    order = order[torch.sort(image_ids[order], stable=True).indices]
+    ids = image_ids[order]
+    first = torch.ones_like(ids, dtype=torch.bool)
+    first[1:] = ids[1:] != ids[:-1]
+    pos = torch.arange(len(ids), device=losses.device)
+    rank = pos - torch.cummax(torch.where(first, pos, torch.zeros_like(pos)), dim=0).values
+    return torch.sort(order[rank < per_image]).values

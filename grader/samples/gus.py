@@ -1,4 +1,7 @@
-"""Sample submission: batch-hard never returns; the distances are right."""
+"""Sample submission: batch-hard never returns; the distances are right; NMS marks visited
+boxes by writing -inf into the caller's scores (and so also stops at real -inf scores)."""
+import math
+
 import torch
 
 
@@ -16,3 +19,20 @@ def pairwise_distances(embeddings, squared=False):
 def batch_hard(dist, labels):
     while True:  # an infinite loop: the grader must stop it and go on
         pass
+
+
+def nms(boxes, scores, iou_threshold):
+    scores = scores if scores.is_floating_point() else scores.double()  # room for -inf
+    b = boxes.float()
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    keep = []
+    while len(scores) and scores.max() > -math.inf:
+        i = int(scores.argmax())
+        keep.append(i)
+        w = (torch.minimum(b[i, 2], b[:, 2]) - torch.maximum(b[i, 0], b[:, 0])).clamp(min=0)
+        h = (torch.minimum(b[i, 3], b[:, 3]) - torch.maximum(b[i, 1], b[:, 1])).clamp(min=0)
+        union = area[i] + area - w * h
+        iou = torch.where(union > 0, w * h / union, torch.zeros_like(union))
+        scores[iou > iou_threshold] = -math.inf  # modifies the caller's tensor
+        scores[i] = -math.inf
+    return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
