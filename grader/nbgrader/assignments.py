@@ -178,7 +178,8 @@ On the unit sphere in high dimensions almost all pairwise distances are close to
 negatives uniformly mostly yields that one distance. Wu et al. weight each negative by the inverse of
 the distance density $q(d) \\propto d^{\\,n-2}\\,(1 - d^2/4)^{(n-3)/2}$ so that negatives are spread over
 all distances, clip small distances at a `cutoff` (too-hard negatives are noisy) and drop those beyond
-`nonzero_loss_cutoff` (they give no loss anyway).
+`nonzero_loss_cutoff` (1.4 is alpha + beta of Wu et al.'s margin loss, where such negatives give no
+loss; with the triplet loss used here they can still violate the margin, so the cutoff is a choice).
 
 The numbers are extreme: for `dim = 512` the log-weights of one row can differ by hundreds. Work in
 log space and normalise **per row** (a log-softmax over the row's valid negatives); normalising by one
