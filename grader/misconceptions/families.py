@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import solutions as S
+from solutions._boxes import iou_dtype
 
 
 def label_masks(labels: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -87,15 +88,6 @@ def distance_weights(dist, labels, dim, cutoff, nonzero_loss_cutoff, mask_labels
         return w
     total = w.sum(dim=1, keepdim=True)
     return torch.where(total > 0, w / total.clamp(min=1e-300), torch.zeros_like(w))
-
-
-def iou_dtype(*boxes) -> torch.dtype:
-    """The floating dtype an IoU of these box tensors is computed in (integers count as float32)."""
-    out = None
-    for b in boxes:
-        d = b.dtype if b.is_floating_point() else torch.float32
-        out = d if out is None else torch.promote_types(out, d)
-    return out
 
 
 def box_iou(boxes1, boxes2, clamp=True, union_rule="sum", guard=True, eps=0.0, plus_one=0.0):
