@@ -40,7 +40,9 @@ import torch
 import solutions
 import solutions.experiments.ann
 import solutions.experiments.detection
+import solutions.experiments.loss_training
 import solutions.experiments.memory_bank
+import solutions.experiments.products
 import solutions.experiments.training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +75,7 @@ VERDICT_NOISE = 0.01
 VERDICT_KEYS = {"a", "b", "n", "diff", "ci", "verdict"}
 VERDICTS = {"A better", "B better", "no measurable difference"}
 #: Lessons whose text ranks methods: their KEY-RESULTS hold a non-empty "verdicts" dict.
-RANKING_LESSONS = ("02", "03", "04", "05", "06", "07")
+RANKING_LESSONS = ("02", "03", "04", "05", "06", "07", "08", "09", "10")
 
 
 def follows_interval(v: dict) -> bool:
@@ -174,6 +176,8 @@ def test_lessons_never_redefine_library_functions(source):
         solutions.experiments.memory_bank,
         solutions.experiments.detection,
         solutions.experiments.ann,
+        solutions.experiments.loss_training,
+        solutions.experiments.products,
     ):
         names |= {n for n, obj in vars(module).items() if callable(obj) and getattr(obj, "__module__", "") == module.__name__}
     redefined = sorted(n for n in names if re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M))
