@@ -67,7 +67,7 @@ def pd_asymmetric(embeddings, squared=False):
 
 def pd_no_clamp(embeddings, squared=False):
     sq = (embeddings * embeddings).sum(1)
-    d2 = sq[:, None] + sq[None, :] - 2 * embeddings @ embeddings.T - 1e-6  # drifts below 0
+    d2 = sq[:, None] + sq[None, :] - 2 * embeddings @ embeddings.T  # rounds below 0 for (near-)equal rows
     d2 = d2 * (1 - torch.eye(len(embeddings), dtype=d2.dtype, device=d2.device))
     return d2 if squared else d2.sqrt()
 

@@ -153,3 +153,55 @@ def square_summary_structure(summary: Any) -> str | None:
     if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
         return "expected a floating tensor"
     return None if summary.get("shape") == [SIZE, SIZE] else f"expected shape ({SIZE}, {SIZE})"
+
+
+def agrees(check, telling=lambda case: True):
+    """An ``agreement`` function from a check: ``None`` where ``telling(case)`` is false (the
+    example cannot tell), else whether ``check`` finds nothing wrong. An answer the check
+    cannot read (any exception) disagrees."""
+
+    def agreement(case: Case) -> bool | None:
+        if not telling(case):
+            return None
+        try:
+            return check(case) is None
+        except Exception:  # noqa: BLE001 - an unreadable answer does not agree
+            return False
+
+    agreement.__doc__ = check.__doc__
+    return agreement
+
+
+def scale_checked(compare):
+    """A ``scale_agreement`` function from ``compare(inputs, actual, expected)``: its message, the
+    ``CheckFailed`` message raised inside it, or a message for an answer it cannot read."""
+
+    def scale_agreement(args: list, actual: Any, expected: Any) -> str | None:
+        try:
+            return compare(args, actual, expected)
+        except CheckFailed as exc:
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. an output of a shape no comparison expects
+            return f"the result could not be compared with the reference's ({type(exc).__name__}: {exc})"[:300]
+
+    scale_agreement.__doc__ = compare.__doc__
+    return scale_agreement
+
+
+def scale_triplets(value: Any, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(anchors, positives, negatives)`` of a scale answer, read leniently and vectorised:
+    three 1-D integer tensors of equal length holding indices in ``[0, b)``, as int64 on the CPU."""
+    if isinstance(value, codec.RejectedValue) or not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise CheckFailed("expected a tuple (anchors, positives, negatives) of three tensors")
+    parts = []
+    for name, t in zip(("anchors", "positives", "negatives"), value):
+        t = tensor(t, name)
+        if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex() or t.dim() != 1:
+            raise CheckFailed(f"{name} must be a 1-D integer tensor, got dtype {t.dtype} and shape {tuple(t.shape)}")
+        t = t.detach().cpu().long()
+        if t.numel() and not bool(((t >= 0) & (t < b)).all()):
+            raise CheckFailed(f"{name} holds an index outside [0, {b})")
+        parts.append(t)
+    if not parts[0].shape == parts[1].shape == parts[2].shape:
+        raise CheckFailed("anchors, positives and negatives must have equal lengths")
+    return parts[0], parts[1], parts[2]

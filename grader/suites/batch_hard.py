@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import torch
+
 import solutions
 from grader.engine import Case, Exercise, Property
+from grader.suites import generic
 from grader.suites.strategies import mining_inputs
 
 from grader.suites._common import (
+    agrees,
+    scale_checked,
+    scale_triplets,
     edge_property,
     guarded,
     index_triplets,
@@ -101,6 +107,52 @@ def matches_reference(case: Case) -> str | None:
         if d[a, p] != d[a, rp] or d[a, n] != d[a, rn]:
             return f"anchor {a}: got (p={p}, n={n}), the reference chose (p={rp}, n={rn})"
     return None
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.mining_inputs(margin=False)
+
+
+def _same_as_reference(case: Case) -> str | None:
+    """The reference's anchors (in any order) with equally far positives and equally close negatives."""
+    d, labels = case.args
+    got = sorted(zip(*triplets(case)))
+    want = sorted(zip(*(t.tolist() for t in case.expected)))
+    if [t[0] for t in got] != [t[0] for t in want]:
+        return "anchors differ from the reference's"
+    for (a, p, n), (_, rp, rn) in zip(got, want):
+        if d[a, p] != d[a, rp] or d[a, n] != d[a, rn] or labels[p] != labels[a] or p == a or labels[n] == labels[a]:
+            return f"anchor {a}: got (p={p}, n={n}), the reference chose (p={rp}, n={rn})"
+    return None
+
+
+AGREEMENT = agrees(_same_as_reference, telling=lambda case: case.expected[0].numel() > 0)
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """The scale answer has the reference's anchors (any order), each once, with an equally far
+    positive and an equally close negative."""
+    dist, labels = args[0].detach().cpu(), args[1].detach().cpu()
+    a, p, n = scale_triplets(actual, dist.shape[0])
+    ra, rp, rn = (t.detach().cpu().long() for t in expected)
+    order = a.argsort()
+    a, p, n = a[order], p[order], n[order]
+    if not torch.equal(a, ra.sort().values):
+        return f"the anchors differ from the reference's ({a.numel()} anchors, the reference has {ra.numel()})"
+    ref_order = ra.argsort()
+    rp, rn = rp[ref_order], rn[ref_order]
+    wrong = ((dist[a, p] != dist[a, rp]) | (dist[a, n] != dist[a, rn]) | (labels[p] != labels[a]) | (p == a)
+             | (labels[n] == labels[a]))
+    if bool(wrong.any()):
+        i = int(wrong.nonzero()[0])
+        return (f"{int(wrong.sum())} of {a.numel()} anchors differ from the reference, e.g. anchor {a[i].item()}: "
+                f"got (p={p[i].item()}, n={n[i].item()}), the reference chose (p={rp[i].item()}, n={rn[i].item()})")
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

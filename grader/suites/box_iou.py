@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 import solutions
 from grader.sandbox import codec
+from grader.suites import generic
 from grader.suites.box_strategies import boxes
 from grader.engine import Case, CheckFailed, Exercise, Property
 from solutions import _boxes
 
-from grader.suites._common import guarded, tensor, unchanged_property
+from grader.suites._common import agrees, guarded, scale_checked, tensor, unchanged_property
 
 PARAMS = ("boxes1", "boxes2")
 
@@ -151,7 +152,7 @@ def symmetric(case: Case) -> str | None:
     i2, j2 = _first_match(same, 0), _first_match(same, 1)
     both = (j2 >= 0)[:, None] & (i2 >= 0)[None, :]
     mirror = out[i2.clamp(min=0)[None, :], j2.clamp(min=0)[:, None]] if out.numel() else out
-    differ = both & (out != mirror) & ~(out.isnan() & mirror.isnan())
+    differ = both & ~(out == mirror)  # NaN is never symmetric
     if bool(differ.any()):
         i, j = differ.nonzero()[0].tolist()
         p, q = int(i2[j]), int(j2[i])
@@ -221,6 +222,32 @@ def _structure(summary) -> str | None:
     if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
         return "expected a floating tensor"
     return None if summary.get("shape") == list(IOU_SHAPE) else f"expected shape {IOU_SHAPE}"
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.iou_inputs()
+AGREEMENT = agrees(matches_reference, telling=lambda case: bool((case.expected > 0).any()))
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """Every IoU of the scale answer equals the reference's up to rounding."""
+    a, b = (t.detach().cpu() for t in args)
+    out = tensor(actual, "the result")
+    if tuple(out.shape) != (a.shape[0], b.shape[0]):
+        raise CheckFailed(f"expected shape ({a.shape[0]}, {b.shape[0]}), got {tuple(out.shape)}")
+    _, union = float64_iou(a, b)
+    got = out.detach().cpu().double()
+    bad = ~((got - expected.detach().cpu().double()).abs() <= 2 * tolerance(iou_dtype(a, b), union))
+    if bool(bad.any()):
+        i, j = bad.nonzero()[0].tolist()
+        return (f"{int(bad.sum())} of {bad.numel()} IoUs differ from the reference's, e.g. entry ({i}, {j}) is "
+                f"{got[i, j].item()!r}, the reference's is {expected[i, j].item()!r}")
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

@@ -8,9 +8,20 @@ from hypothesis import strategies as st
 import solutions
 from grader.sandbox import codec
 from grader.engine import Case, CheckFailed, Exercise, Property
+from grader.suites import generic
 from grader.suites.strategies import distance_matrices, label_vectors
 
-from grader.suites._common import edge_property, guarded, square_summary_structure, neg_mask, scale_property, tensor, unchanged_property
+from grader.suites._common import (
+    agrees,
+    edge_property,
+    guarded,
+    neg_mask,
+    scale_checked,
+    scale_property,
+    square_summary_structure,
+    tensor,
+    unchanged_property,
+)
 
 PARAMS = ("dist", "labels", "dim", "cutoff", "nonzero_loss_cutoff")
 CUTS = [(0.5, 1.4), (0.25, 2.0), (0.125, 0.5), (1.0, 1.125)]
@@ -138,6 +149,32 @@ def _readable(case: Case) -> None:
     """The result is a finite [B, B] tensor."""
     _weights(case)
     return None
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.weight_inputs()
+AGREEMENT = agrees(matches_reference, telling=lambda case: bool(_valid(case).any()))
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """The B x B scale answer equals the reference's weights (the rules' tolerance)."""
+    w = tensor(actual, "the result")
+    b = args[0].shape[0]
+    if tuple(w.shape) != (b, b):
+        raise CheckFailed(f"expected shape ({b}, {b}), got {tuple(w.shape)}")
+    tol = 1e-4 if args[0].dtype == torch.float32 else 1e-9
+    got, want = w.detach().cpu().double(), expected.detach().cpu().double()
+    bad = ~((got - want).abs() <= tol * 1e-3 + tol * want.abs())  # NaN never agrees
+    if bool(bad.any()):
+        i, j = bad.nonzero()[0].tolist()
+        return (f"{int(bad.sum())} of {b * b} weights differ from the reference's, e.g. w[{i},{j}] = "
+                f"{w[i, j].item()!r}, the reference's is {expected[i, j].item()!r}")
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

@@ -22,11 +22,12 @@ import torch
 
 import solutions
 from grader.sandbox import codec
+from grader.suites import generic
 from grader.suites.box_strategies import nms_inputs
 from grader.engine import Case, CheckFailed, Exercise, Property
 from solutions import _boxes
 
-from grader.suites._common import guarded, tensor, unchanged_property
+from grader.suites._common import guarded, scale_checked, tensor, unchanged_property
 from grader.suites.box_iou import float64_iou, tolerance
 
 PARAMS = ("boxes", "scores", "iou_threshold")
@@ -234,6 +235,94 @@ def _substantive(case: Case) -> bool | None:
     if case.args[0].shape[0] == 0:
         return None
     return len(_kept(case)) > 0
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.nms_inputs()
+
+
+def agreement(case: Case) -> bool | None:
+    """The reference's set of kept boxes (the order is the visiting-order rule's business);
+    where rounding at the threshold decides, any set that obeys greedy NMS's two rules."""
+    if case.args[0].shape[0] == 0:
+        return None
+    try:
+        kept = _kept(case)
+        if sorted(kept) == sorted(case.expected.tolist()):
+            return True
+        if not bool(context(case.args).ov.ambiguous.any()):
+            return False
+        return kept_do_not_overlap(case) is None and suppression_justified(case) is None
+    except Exception:  # noqa: BLE001 - an unreadable answer does not agree
+        return False
+
+
+AGREEMENT = agreement
+
+
+def read_index_tensor(value, n: int, what: str = "the result") -> torch.Tensor:
+    """:func:`read_indices` vectorised, for large answers: distinct indices in ``[0, n)`` as int64 on the CPU."""
+    t = tensor(value, what)
+    if t.dim() != 1 or t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
+        raise CheckFailed(f"{what} must be a 1-D integer tensor of indices, got dtype {t.dtype} and shape {tuple(t.shape)}")
+    t = t.detach().cpu().long()
+    if t.numel() and not bool(((t >= 0) & (t < n)).all()):
+        raise CheckFailed(f"{what} holds an index outside [0, {n})")
+    if torch.unique(t).numel() != t.numel():
+        raise CheckFailed(f"{what} holds an index more than once")
+    return t
+
+
+def greedy_problem(boxes: torch.Tensor, rank: torch.Tensor, kept: torch.Tensor, threshold: float,
+                   chunk: int = 256) -> str | None:
+    """Whether the boolean ``kept`` mask is greedy NMS's answer for the visiting positions ``rank``:
+    no two kept boxes overlap above ``threshold`` and every dropped box overlaps a kept box visited
+    before it (either decision where rounding at the threshold decides). Memory O(chunk x N)."""
+    n = boxes.shape[0]
+    integral = torch.equal(boxes.double(), boxes.double().round())
+    dtype = _boxes.iou_dtype(boxes)
+    justified = torch.zeros(n, dtype=torch.bool)
+    rows = kept.nonzero().flatten()
+    for start in range(0, rows.numel(), chunk):
+        part = rows[start:start + chunk]
+        iou, union = float64_iou(boxes[part], boxes)
+        near = torch.zeros_like(iou, dtype=torch.bool)
+        if not integral:
+            near = ((iou - threshold).abs() <= tolerance(dtype, union)) & (iou > 0) & (iou < 1)
+        other = part[:, None] != torch.arange(n)[None, :]
+        sure = (iou > threshold) & ~near & other
+        clash = sure & kept[None, :]
+        if bool(clash.any()):
+            i, j = clash.nonzero()[0].tolist()
+            return (f"kept boxes {part[i].item()} and {j} overlap with IoU {iou[i, j].item()!r} > iou_threshold "
+                    f"{threshold!r}")
+        justified |= (((iou > threshold) | near) & other & (rank[part][:, None] < rank[None, :])).any(dim=0)
+    bad = (~kept & ~justified).nonzero().flatten()
+    if bad.numel():
+        return (f"{bad.numel()} dropped boxes (e.g. box {bad[0].item()}) overlap no kept box visited before "
+                "them with IoU above the threshold")
+    return None
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """The scale answer keeps the reference's boxes; where the sets differ, the answer's set must
+    still be greedy NMS's (rounding at the threshold may decide either way)."""
+    boxes, scores, threshold = args[0].detach().cpu(), args[1].detach().cpu(), float(args[2])
+    n = boxes.shape[0]
+    kept = read_index_tensor(actual, n)
+    if torch.equal(kept.sort().values, expected.detach().cpu().long().sort().values):
+        return None
+    rank = torch.empty(n, dtype=torch.int64)
+    rank[torch.argsort(scores, descending=True, stable=True)] = torch.arange(n)
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[kept] = True
+    problem = greedy_problem(boxes, rank, mask, threshold)
+    return f"the kept boxes differ from the reference's ({kept.numel()} vs {expected.numel()}): {problem}" if problem else None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 
 import solutions
 from grader.sandbox import codec
+from grader.suites import generic
 from grader.suites.box_strategies import detection_batches
 from grader.engine import Case, CheckFailed, Exercise, Property
 
-from grader.suites._common import guarded, inputs_unchanged, tensor
+from grader.suites._common import agrees, guarded, inputs_unchanged, scale_checked, tensor
 from grader.suites.ohem_select import Rules, first_problem, make_rules
 
 PARAMS = ("logits", "targets", "image_ids", "per_image", "boxes", "nms_iou", "ignore_index")
@@ -266,6 +267,34 @@ def _structure(summary) -> str | None:
 
 def _grad_property(name, points, description, check, strategy=inputs, **kw) -> Property:
     return Property(name, points, description, strategy, check, grad_wrt=0, upstream=_upstream, **kw)
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.loss_inputs()
+AGREEMENT = agrees(matches_reference, telling=lambda case: bool(context(case.args).rules.ref))
+# On the scale input (12288 selected RoIs) rounding at the NMS threshold may swap a few RoIs of
+# an image for others, which moves the mean by about 1e-4 of a RoI's loss per swap.
+SCALE_RTOL = 1e-4
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """The scale answer's loss equals the reference's, up to rounding and a few RoIs swapped where
+    rounding at the NMS threshold decides (relative tolerance ``SCALE_RTOL``)."""
+    out = tensor(actual, "the loss")
+    if out.numel() != 1 or not out.dtype.is_floating_point:
+        raise CheckFailed(f"the loss must be a single floating number, got dtype {out.dtype} and shape {tuple(out.shape)}")
+    got, want = float(out.detach().cpu().reshape(())), float(expected.detach().cpu())
+    logits = args[0]
+    eps = torch.finfo(logits.dtype).eps
+    scale = float(logits.detach().abs().max()) + math.log(logits.shape[1]) + 1 if logits.numel() else 1.0
+    if not abs(got - want) <= max(32 * eps * scale, SCALE_RTOL * abs(want)):
+        return f"the loss is {got!r}, the reference's is {want!r}"
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

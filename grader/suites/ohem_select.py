@@ -19,16 +19,18 @@ import torch
 from hypothesis import strategies as st
 
 import solutions
+from grader.suites import generic
 from grader.suites.box_strategies import select_inputs
 from grader.engine import Case, Exercise, Property
 
-from grader.suites._common import guarded, unchanged_property
+from grader.suites._common import guarded, scale_checked, unchanged_property
 from grader.suites.nms import (
     Overlaps,
     ahead,
     fmt,
     index_summary_structure,
     overlaps,
+    read_index_tensor,
     read_indices,
     strict_indices,
     unjustified_reason,
@@ -263,6 +265,77 @@ def ordinary(args) -> bool:
     """At least one valid RoI and per_image >= 1."""
     losses, _, k, _, _, valid = args
     return k >= 1 and losses.shape[0] >= 1 and (valid is None or bool(valid.any()))
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.select_inputs()
+
+
+def agreement(case: Case) -> bool | None:
+    """The reference's set of RoIs (the order is ``sorted_increasing``'s business); where rounding
+    decides, any set that obeys OHEM's selection rules."""
+    if case.expected.numel() == 0:
+        return None
+    try:
+        sel = sorted(_selected(case))
+        rules = _rules(case)
+        if sel == sorted(rules.ref):
+            return True
+        return bool(rules.lenient) and first_problem(rules, sel) is None
+    except Exception:  # noqa: BLE001 - an unreadable answer does not agree
+        return False
+
+
+AGREEMENT = agreement
+
+
+def image_problem(values, ids, k, boxes, threshold, valid, sel, ref, order, maybe_order, image) -> str | None:
+    """Whether the selection ``sel`` (global indices) obeys the selection rules on one image,
+    judged on that image's RoIs alone (``ref``: the reference's global selection)."""
+    rows = (ids == image).nonzero().flatten()
+    where = torch.full((ids.shape[0],), -1, dtype=torch.int64)
+    where[rows] = torch.arange(rows.numel())
+    local = lambda t: where[t[where[t] >= 0]].tolist()  # noqa: E731 - indices of this image, renumbered
+    sub_boxes = boxes[rows] if boxes is not None else None
+    sub_valid = valid[rows] if valid is not None else None
+    sub = (values[rows], ids[rows], k, sub_boxes, threshold, sub_valid)
+    mine, theirs = local(sel), local(ref)
+    if sorted(mine) == sorted(theirs):
+        return None
+
+    def uncapped() -> list[int]:
+        return solutions.ohem_select(sub[0], sub[1], rows.numel(), sub_boxes, threshold, sub_valid).tolist()
+
+    rules = make_rules(*sub, theirs, order(sub[0]), maybe_order(sub[0]), uncapped)
+    if not rules.lenient:
+        return f"image {image}: selected {sorted(rows[mine].tolist())}, the reference selects {sorted(rows[theirs].tolist())}"
+    problem = first_problem(rules, sorted(mine))
+    return f"{problem} (RoIs numbered within image {image})" if problem else None
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """The scale answer selects the reference's RoIs; in an image where the sets differ, the
+    answer's selection there must still obey OHEM's rules (rounding at the NMS threshold may
+    decide either way)."""
+    losses, ids, k, boxes, threshold, valid = (a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in args)
+    sel = read_index_tensor(actual, losses.shape[0])
+    ref = expected.detach().cpu().long()
+    if torch.equal(sel.sort().values, ref.sort().values):
+        return None
+    odd = torch.cat([sel[~torch.isin(sel, ref)], ref[~torch.isin(ref, sel)]])
+    images = torch.unique(ids[odd].long())
+    if images.numel() > 16:
+        return f"the selection differs from the reference's in {images.numel()} images"
+    for image in images.tolist():
+        problem = image_problem(losses, ids.long(), k, boxes, threshold, valid, sel, ref, ahead, ahead, image)
+        if problem:
+            return f"the selection differs from the reference's: {problem}"
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

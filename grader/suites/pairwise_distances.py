@@ -12,9 +12,19 @@ from hypothesis import strategies as st
 
 import solutions
 from grader.engine import Case, Exercise, Property
+from grader.suites import generic
 from grader.suites.strategies import embeddings
 
-from grader.suites._common import edge_property, guarded, square_summary_structure, scale_property, tensor, unchanged_property
+from grader.suites._common import (
+    agrees,
+    edge_property,
+    guarded,
+    scale_checked,
+    scale_property,
+    square_summary_structure,
+    tensor,
+    unchanged_property,
+)
 
 PARAMS = ("embeddings", "squared")
 
@@ -23,7 +33,7 @@ PARAMS = ("embeddings", "squared")
 def _points(draw, squared: bool | None = None, distinct: bool = False):
     n = draw(st.integers(0 if not distinct else 1, 9))
     dim = draw(st.integers(1, 6))
-    x = draw(embeddings(n, dim))
+    x = draw(embeddings(n, dim, far=True))  # far: near-duplicate rows where the Gram shortcut cancels
     if distinct:  # well-separated rows, for comparing gradients
         x = x + torch.arange(n, dtype=x.dtype)[:, None] * 10
     flag = draw(st.booleans()) if squared is None else squared
@@ -92,7 +102,7 @@ def symmetric(case: Case) -> str | None:
     tol = _tolerance(case.args[0])
     if not case.args[1]:
         tol = tol.sqrt()
-    bad = ((d - d.T).abs() > tol).nonzero().tolist()
+    bad = (~((d - d.T).abs() <= tol)).nonzero().tolist()  # NaN is never symmetric
     return f"not symmetric: d[{bad[0][0]},{bad[0][1]}] != d[{bad[0][1]},{bad[0][0]}]" if bad else None
 
 
@@ -112,7 +122,7 @@ def _accuracy(case: Case) -> str | None:
     x, squared = case.args
     got = d if squared else d.square()
     true = _true_squared(x)
-    bad = ((got - true).abs() > _tolerance(x)).nonzero().tolist()
+    bad = (~((got - true).abs() <= _tolerance(x))).nonzero().tolist()  # NaN is never accurate
     if bad:
         i, j = bad[0]
         want = true[i, j] if squared else true[i, j].sqrt()
@@ -139,7 +149,7 @@ def identical_rows_zero(case: Case) -> str | None:
     x, squared = case.args
     same = (x[:, None, :] == x[None, :, :]).all(dim=2)
     tol = _tolerance(x) if squared else _tolerance(x).sqrt()
-    bad = (same & (d.abs() > tol)).nonzero().tolist()
+    bad = (same & ~(d.abs() <= tol)).nonzero().tolist()  # NaN is not 0 apart
     return f"rows {bad[0][0]} and {bad[0][1]} are identical but {d[bad[0][0], bad[0][1]].item()!r} apart" if bad else None
 
 
@@ -183,6 +193,38 @@ def _readable(case: Case) -> None:
     """The result is a finite [B, B] tensor."""
     _matrix(case)
     return None
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.pairwise_inputs()
+AGREEMENT = agrees(guarded(_accuracy), telling=lambda case: case.args[0].shape[0] >= 2)
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """Every distance of the B x B scale answer within float rounding of the reference's
+    (compared on squared distances, with the rules' tolerance doubled: both answers round)."""
+    from grader.engine import CheckFailed
+
+    x = args[0]
+    squared = bool(args[1]) if len(args) > 1 else False
+    d = tensor(actual, "the result")
+    b = x.shape[0]
+    if tuple(d.shape) != (b, b):
+        raise CheckFailed(f"expected shape ({b}, {b}), got {tuple(d.shape)}")
+    got, want = d.detach().cpu().double(), expected.detach().cpu().double()
+    if not squared:
+        got, want = got.square(), want.square()
+    bad = ~((got - want).abs() <= 2 * _tolerance(x.detach().cpu()))
+    if bool(bad.any()):
+        i, j = bad.nonzero()[0].tolist()
+        return (f"{int(bad.sum())} of {b * b} distances differ from the reference's, e.g. entry ({i}, {j}) is "
+                f"{d[i, j].item()!r}, the reference's is {expected[i, j].item()!r}")
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

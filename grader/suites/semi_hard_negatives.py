@@ -13,9 +13,13 @@ from hypothesis import strategies as st
 
 import solutions
 from grader.engine import Case, Exercise, Property
+from grader.suites import generic
 from grader.suites.strategies import GRID_MARGINS, mining_inputs
 
 from grader.suites._common import (
+    agrees,
+    scale_checked,
+    scale_triplets,
     edge_property,
     guarded,
     index_triplets,
@@ -164,6 +168,72 @@ def _ambiguous(case: Case, a: int, p: int) -> bool:
 def _structure(case: Case) -> str | None:
     """A tuple of three 1-D int64 tensors of equal length, on the input's device."""
     return strict_triplet_structure(case)
+
+
+
+# -- agreement with the reference (issue #20) -------------------------------------------
+GENERIC = generic.mining_inputs(margin=True)
+
+
+def _same_as_reference(case: Case) -> str | None:
+    """The reference's pairs, each once, with equally close negatives (in any order)."""
+    a_s, p_s, _ = triplets(case)
+    if len(set(zip(a_s, p_s))) != len(a_s):
+        return "a pair appears twice"
+    return matches_reference(case)
+
+
+AGREEMENT = agrees(_same_as_reference, telling=lambda case: case.expected[0].numel() > 0)
+
+
+def _window_rows(dist, labels, margin, a: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[k, B]`` bool windows of the pairs ``(a, p)`` by the two tests (see :func:`windows`)."""
+    d_ap, d_an = dist[a, p][:, None], dist[a]
+    base = (labels[None, :] != labels[a][:, None]) & (d_an > d_ap)
+    return base & (d_an < d_ap + margin), base & ((d_ap - d_an + margin) > 0)
+
+
+@scale_checked
+def _scale_agreement(args: list, actual, expected) -> str | None:
+    """The scale answer's triplets are the reference's pairs with equally close negatives
+    (any order; a pair whose window the two boundary tests see differently may differ)."""
+    dist, labels, margin = args[0].detach().cpu(), args[1].detach().cpu(), args[2]
+    b = dist.shape[0]
+    a, p, n = scale_triplets(actual, b)
+    ra, rp, rn = (t.detach().cpu().long() for t in expected)
+    key, ref_key = a * b + p, ra * b + rp
+    if torch.unique(key).numel() != key.numel():
+        return "a pair (anchor, positive) appears twice"
+    extra, missing = ~torch.isin(key, ref_key), ~torch.isin(ref_key, key)
+    odd_a, odd_p = torch.cat([a[extra], ra[missing]]), torch.cat([p[extra], rp[missing]])
+    if odd_a.numel() > 256:
+        return f"{int(extra.sum())} pairs are not the reference's and {int(missing.sum())} of its pairs are missing"
+    if odd_a.numel():
+        win_a, win_b = _window_rows(dist, labels, margin, odd_a, odd_p)
+        clear = (win_a == win_b).all(dim=1)
+        if bool(clear.any()):
+            i = int(clear.nonzero()[0])
+            what = "not the reference's" if i < int(extra.sum()) else "missing"
+            return f"pair (a={odd_a[i].item()}, p={odd_p[i].item()}) is {what}"
+    order, ref_order = key.argsort(), ref_key.argsort()
+    mine = torch.isin(key[order], ref_key)
+    theirs = torch.isin(ref_key[ref_order], key)
+    sa, sp, sn = a[order][mine], p[order][mine], n[order][mine]
+    rn_common = rn[ref_order][theirs]
+    differ = (dist[sa, sn] != dist[sa, rn_common]) | (labels[sn] == labels[sa])
+    if int(differ.sum()) > 256:
+        return f"{int(differ.sum())} of {int(mine.sum())} pairs have a different negative from the reference's"
+    if bool(differ.any()):
+        win_a, win_b = _window_rows(dist, labels, margin, sa[differ], sp[differ])
+        clear = (win_a == win_b).all(dim=1)
+        if bool(clear.any()):
+            i = int(differ.nonzero()[clear.nonzero()[0]])
+            return (f"pair (a={sa[i].item()}, p={sp[i].item()}): chose n={sn[i].item()}, "
+                    f"the reference chose n={rn_common[i].item()}")
+    return None
+
+
+SCALE_AGREEMENT = _scale_agreement
 
 
 EXERCISE = Exercise(

@@ -67,17 +67,26 @@ def distance_matrices(draw, n: int, dtype: torch.dtype | None = None, max_value:
 
 
 @st.composite
-def embeddings(draw, n: int, dim: int, dtype: torch.dtype | None = None, unit: bool = False) -> torch.Tensor:
+def embeddings(draw, n: int, dim: int, dtype: torch.dtype | None = None, unit: bool = False, far: bool = False) -> torch.Tensor:
     """``[n, dim]`` embeddings: coordinates on a 1/4 grid in [-8, 8) or fine-grained in
-    [-3, 3), with some rows duplicated; optionally L2-normalised (zero rows become e_0)."""
+    [-3, 3), with some rows duplicated; optionally L2-normalised (zero rows become e_0).
+
+    With ``far``, half the time fine-grained coordinates around a common point far from the
+    origin (norm up to ~2^10) with duplicated rows: there the Gram shortcut
+    ``|x|^2 + |y|^2 - 2 x.y`` cancels, and for two identical float32 rows it often rounds
+    below 0 (the natural "no clamp" and "plain square root" mistakes)."""
     dtype = dtype or draw(st.sampled_from(FLOAT_DTYPES))
-    if draw(st.booleans()):
+    distant = far and draw(st.booleans())
+    if not distant and draw(st.booleans()):
         raw = draw(st.binary(min_size=n * dim, max_size=n * dim))
         x = (_bytes_tensor(raw, (n, dim), 1).remainder(64) - 32) / 4
     else:
         raw = draw(st.binary(min_size=2 * n * dim, max_size=2 * n * dim))
         x = _bytes_tensor(raw, (n, dim), 2) / 65536 * 6 - 3
-    if n >= 2 and draw(st.booleans()):
+    if distant:
+        raw = draw(st.binary(min_size=dim, max_size=dim))
+        x = x + (_bytes_tensor(raw, (1, dim), 1) - 127.5) / 128 * 2.0 ** draw(st.integers(2, 10))
+    if n >= 2 and (distant or draw(st.booleans())):
         src = draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n))
         dup = draw(st.lists(st.booleans(), min_size=n, max_size=n))
         x = torch.stack([x[s] if d else x[i] for i, (s, d) in enumerate(zip(src, dup))])

@@ -1,0 +1,233 @@
+"""Agreement with the reference (issue #20): each suite's ``GENERIC`` inputs, ``AGREEMENT`` and
+``SCALE_AGREEMENT``, and rules that NaN cannot pass.
+
+Right answers agree on every generic example; trivial answers and different algorithms
+disagree on most; slips confined to ties, boundaries or edge inputs agree everywhere (the
+share decides how much of an exercise's points are at stake, see grader.engine). The scale
+comparison is checked on the real scale inputs: the reference agrees with itself, a
+shape-correct stub does not.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from grader.engine import Case
+from grader.sandbox import scale
+from grader.suites.registry import EXERCISE_IDS
+
+from . import grader_variants as V
+
+EXAMPLES = 25
+
+
+def suite(exercise_id: str):
+    return importlib.import_module(f"grader.suites.{exercise_id}")
+
+
+def share(exercise_id: str, fn) -> tuple[int, int]:
+    """(telling generic examples, those on which ``fn`` agrees with the reference)."""
+    module = suite(exercise_id)
+    counts = [0, 0]
+
+    @seed(20)
+    @settings(max_examples=EXAMPLES, database=None, deadline=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(module.GENERIC)
+    def measure(args):
+        expected = module.EXERCISE.reference(*args)
+        try:
+            actual = fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
+        except Exception:  # noqa: BLE001 - a crash is an answer that does not agree
+            actual = None
+        verdict = module.AGREEMENT(Case(args, actual, expected))
+        if verdict is not None:
+            counts[0] += 1
+            counts[1] += int(verdict)
+
+    torch.set_num_threads(1)
+    measure()
+    return counts[0], counts[1]
+
+
+def _cases(table):
+    return [(e, f) for e, fns in table.items() for f in fns]
+
+
+@pytest.mark.parametrize("exercise_id, fn", _cases(V.CORRECT), ids=lambda v: getattr(v, "__name__", v))
+def test_right_answers_agree_on_every_generic_example(exercise_id, fn):
+    telling, agreeing = share(exercise_id, fn)
+    assert telling >= 0.8 * EXAMPLES  # generic examples almost always tell
+    assert agreeing == telling
+
+
+@pytest.mark.parametrize("exercise_id, fn", _cases(V.TRIVIAL), ids=lambda v: getattr(v, "__name__", v))
+def test_trivial_answers_disagree(exercise_id, fn):
+    telling, agreeing = share(exercise_id, fn)
+    assert agreeing <= 0.1 * telling
+
+
+# Mutants that compute something else on ordinary inputs: at most half agree (no points).
+DIFFERENT = [
+    V.pd_manhattan, V.pd_asymmetric,
+    V.sh_any_label, V.sh_farthest_in_window, V.sh_tfa_fallback, V.sh_drops_first_pair,
+    V.bh_any_negative, V.bh_easiest_positive, V.bh_easiest_negative,
+    V.dw_no_label_mask, V.dw_no_far_cutoff, V.dw_unnormalised,
+    V.biou_over_min_area,
+    V.nms_last_kept_only,
+    V.sel_easiest,
+]
+# Slips confined to ties, boundaries, dtypes, gradients or edge inputs: they agree everywhere.
+CONFINED = [
+    V.pd_float64, V.pd_identical_apart, V.pd_naive_sqrt, V.pd_half_gradient, V.pd_in_place, V.pd_crash_small,
+    V.sh_int32, V.sh_inclusive_lower, V.sh_inclusive_upper, V.sh_in_place, V.sh_crash_without_pairs,
+    V.bh_int32, V.bh_anchors_without_negatives, V.bh_self_positive, V.bh_in_place, V.bh_crash_empty,
+    V.dw_float64_out, V.dw_global_max, V.dw_in_place, V.dw_crash_empty,
+    V.biou_float64, V.biou_unguarded, V.biou_asymmetric, V.biou_in_place, V.biou_crash_empty,
+    V.nms_int32, V.nms_sorted_by_index, V.nms_ties_to_larger_index, V.nms_inclusive, V.nms_in_place, V.nms_crash_small,
+    V.sel_int32, V.sel_visiting_order, V.sel_ties_to_larger_index, V.sel_in_place, V.sel_crash_without_candidates,
+    V.loss_float64, V.loss_ignores_only_out_of_range, V.loss_leaks_gradient, V.loss_double_gradient,
+    V.loss_nan_when_empty, V.loss_in_place, V.loss_crash_empty,
+]
+_EXERCISE_OF = {f: e for e, muts in V.MUTANTS.items() for f in muts}
+
+
+@pytest.mark.parametrize("fn", DIFFERENT, ids=lambda f: f.__name__)
+def test_different_algorithms_disagree(fn):
+    telling, agreeing = share(_EXERCISE_OF[fn], fn)
+    assert 2 * agreeing <= telling, (agreeing, telling)
+
+
+@pytest.mark.parametrize("fn", CONFINED, ids=lambda f: f.__name__)
+def test_confined_slips_agree(fn):
+    telling, agreeing = share(_EXERCISE_OF[fn], fn)
+    assert agreeing == telling > 0
+
+
+def test_every_mutant_is_classified():
+    """The mutants in neither list agree on part of the examples only (e.g. only when
+    squared=False, or only without NMS); a new mutant must be placed."""
+    rest = {f.__name__ for muts in V.MUTANTS.values() for f in muts} - {f.__name__ for f in DIFFERENT + CONFINED}
+    assert rest == {
+        "pd_diag", "pd_no_clamp", "pd_ignores_squared", "sh_self_pairs", "dw_no_cutoff_clamp", "biou_eps",
+        "biou_no_clamp", "nms_suppressed_suppress", "sel_ignores_valid", "sel_topk_then_nms", "sel_no_nms",
+        "sel_nms_across_images", "loss_per_batch",
+    }
+
+
+# ------------------------------------------------------------------------------ NaN
+def _pd_case(actual, squared):
+    x = torch.tensor([[1.0, 2.0], [1.0, 2.0], [3.0, -1.0]])
+    return Case([x, squared], actual, None)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_nan_distances_fail_every_value_rule(squared):
+    from grader.suites import pairwise_distances as pd
+
+    d = V.pd_loop(torch.tensor([[1.0, 2.0], [1.0, 2.0], [3.0, -1.0]]), squared)
+    d[0, 1] = d[1, 0] = float("nan")
+    case = _pd_case(d, squared)
+    for check in (pd.symmetric, pd.non_negative_and_finite, pd.identical_rows_zero):
+        assert check(case), check.__name__
+    assert (pd.squared_option if squared else pd.accurate)(case)
+    assert pd.AGREEMENT(case) is False
+    d2 = d.clone()
+    d2[0, 2] = d2[2, 0] = float("nan")  # NaN between different rows
+    assert (pd.squared_option if squared else pd.accurate)(_pd_case(d2, squared))
+
+
+def test_nan_iou_is_not_symmetric():
+    from grader.suites import box_iou
+
+    b = torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 1.0, 3.0]])
+    out = box_iou.float64_iou(b, b)[0].float()
+    out[1, 1] = float("nan")  # a zero-area box with itself: 0 / 0
+    assert box_iou.symmetric(Case([b, b], out, None))
+    assert box_iou.AGREEMENT(Case([b, b], out, box_iou.EXERCISE.reference(b, b))) is False
+
+
+def test_natural_no_clamp_is_caught_by_identical_rows_far_from_the_origin():
+    """Two identical float32 rows far from the origin: the Gram shortcut rounds below 0."""
+    from grader.suites import pairwise_distances as pd
+
+    g = torch.Generator().manual_seed(0)
+    found = False
+    for _ in range(20):
+        x = (torch.randn(1, 5, generator=g) * 100 + torch.randn(4, 5, generator=g)).float()
+        x[1] = x[0]
+        for squared in (True, False):
+            if pd.non_negative_and_finite(Case([x, squared], V.pd_no_clamp(x.clone(), squared), None)):
+                found = True
+    assert found
+
+
+# ------------------------------------------------------------------------------ scale
+def _stub(exercise_id: str, args: list):
+    """A shape-correct answer computed without solving anything."""
+    b = args[0].shape[0]
+    if exercise_id in ("pairwise_distances", "distance_weights"):
+        return torch.zeros(b, b, dtype=args[0].dtype)
+    if exercise_id == "box_iou":
+        return torch.zeros(b, args[1].shape[0])
+    if exercise_id == "semi_hard_negatives":
+        return tuple(torch.zeros(0, dtype=torch.int64) for _ in range(3))
+    if exercise_id == "batch_hard":
+        a = torch.arange(b)
+        return a, a.clone(), a.clone()
+    if exercise_id in ("nms", "ohem_select"):
+        return torch.arange(min(b, 7))
+    return torch.zeros((), dtype=args[0].dtype) + 1.0
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISE_IDS)
+def test_scale_output_is_compared_with_the_reference(exercise_id):
+    torch.set_num_threads(1)
+    module = suite(exercise_id)
+    args = scale.make_inputs(exercise_id, 7)
+    expected = module.EXERCISE.reference(*args)
+    assert module.SCALE_AGREEMENT(args, expected, expected) is None
+    assert module.SCALE_AGREEMENT(args, _stub(exercise_id, args), expected)
+    assert module.SCALE_AGREEMENT(args, "not a tensor", expected)  # a message, not an exception
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISE_IDS)
+def test_scale_comparison_on_small_generic_inputs(exercise_id):
+    """The same functions on generic examples: right answers pass, trivial ones and NaN do not."""
+    module = suite(exercise_id)
+
+    @seed(3)
+    @settings(max_examples=10, database=None, deadline=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(module.GENERIC)
+    def check(args):
+        expected = module.EXERCISE.reference(*args)
+        for fn in V.CORRECT[exercise_id]:
+            assert module.SCALE_AGREEMENT(args, fn(*args), expected) is None, fn.__name__
+        for fn in V.TRIVIAL[exercise_id]:
+            if not module.AGREEMENT(Case(args, fn(*args), expected)):
+                assert module.SCALE_AGREEMENT(args, fn(*args), expected), fn.__name__
+        if isinstance(expected, torch.Tensor) and expected.is_floating_point() and expected.numel():
+            nan = expected.clone()
+            nan.view(-1)[0] = float("nan")
+            assert module.SCALE_AGREEMENT(args, nan, expected)
+
+    torch.set_num_threads(1)
+    check()
+
+
+def test_scale_selection_is_compared_image_by_image():
+    from grader.suites import ohem_select
+
+    losses = torch.tensor([3.0, 2.0, 1.0, 0.5, 4.0, 0.1])
+    ids = torch.tensor([0, 0, 0, 0, 1, 1])
+    args = [losses, ids, 2, None, None, None]
+    ref = ohem_select.EXERCISE.reference(*args)
+    assert ohem_select.SCALE_AGREEMENT(args, ref.flip(0), ref) is None  # any order
+    wrong = torch.tensor([0, 2, 4, 5])  # image 0: RoI 1 outranks the selected RoI 2
+    message = ohem_select.SCALE_AGREEMENT(args, wrong, ref)
+    assert message and "image 0: selected [0, 2], the reference selects [0, 1]" in message
