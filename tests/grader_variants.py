@@ -882,3 +882,31 @@ TRIVIAL = {
     "ohem_select": [empty_select, sel_one_roi],
     "ohem_loss": [zero_loss, loss_constant],
 }
+
+
+# ================================================================== agreement classes (issue #20)
+# How the MUTANTS fare on generic inputs (continuous values, no ties, boundaries or duplicates;
+# grader/suites/generic.py), where the engine measures agreement with the reference.
+#
+# Mutants that compute something else on ordinary inputs: at most half agree (no rule points).
+DIFFERENT = [
+    pd_manhattan, pd_asymmetric,
+    sh_any_label, sh_farthest_in_window, sh_tfa_fallback, sh_drops_first_pair,
+    bh_any_negative, bh_easiest_positive, bh_easiest_negative,
+    dw_no_label_mask, dw_no_far_cutoff, dw_unnormalised,
+    biou_over_min_area,
+    nms_last_kept_only,
+    sel_easiest,
+]
+# Slips confined to ties, boundaries, dtypes, gradients or edge inputs: they agree everywhere.
+CONFINED = [
+    pd_float64, pd_no_clamp, pd_identical_apart, pd_naive_sqrt, pd_half_gradient, pd_in_place, pd_crash_small,
+    sh_int32, sh_inclusive_lower, sh_inclusive_upper, sh_in_place, sh_crash_without_pairs,
+    bh_int32, bh_anchors_without_negatives, bh_self_positive, bh_in_place, bh_crash_empty,
+    dw_float64_out, dw_global_max, dw_in_place, dw_crash_empty,
+    biou_float64, biou_unguarded, biou_asymmetric, biou_in_place, biou_crash_empty,
+    nms_int32, nms_sorted_by_index, nms_ties_to_larger_index, nms_inclusive, nms_in_place, nms_crash_small,
+    sel_int32, sel_visiting_order, sel_ties_to_larger_index, sel_in_place, sel_crash_without_candidates,
+    loss_float64, loss_ignores_only_out_of_range, loss_leaks_gradient, loss_double_gradient,
+    loss_nan_when_empty, loss_in_place, loss_crash_empty,
+]
