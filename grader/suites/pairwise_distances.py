@@ -33,7 +33,7 @@ PARAMS = ("embeddings", "squared")
 def _points(draw, squared: bool | None = None, distinct: bool = False):
     n = draw(st.integers(0 if not distinct else 1, 9))
     dim = draw(st.integers(1, 6))
-    x = draw(embeddings(n, dim, far=True))  # far: near-duplicate rows where the Gram shortcut cancels
+    x = draw(embeddings(n, dim, far=not distinct))  # far: identical rows where the Gram shortcut cancels
     if distinct:  # well-separated rows, for comparing gradients
         x = x + torch.arange(n, dtype=x.dtype)[:, None] * 10
     flag = draw(st.booleans()) if squared is None else squared

@@ -83,9 +83,11 @@ def embeddings(draw, n: int, dim: int, dtype: torch.dtype | None = None, unit: b
     else:
         raw = draw(st.binary(min_size=2 * n * dim, max_size=2 * n * dim))
         x = _bytes_tensor(raw, (n, dim), 2) / 65536 * 6 - 3
-    if distant:
+    if distant:  # times sqrt(3): every bit of the mantissa set, so squares and dot products round
         raw = draw(st.binary(min_size=dim, max_size=dim))
-        x = x + (_bytes_tensor(raw, (1, dim), 1) - 127.5) / 128 * 2.0 ** draw(st.integers(2, 10))
+        x = (x + (_bytes_tensor(raw, (1, dim), 1) - 127.5) / 128 * 2.0 ** draw(st.integers(2, 10))) * 3**0.5
+        if n >= 2:
+            x[-1] = x[0]  # at least one pair of identical rows
     if n >= 2 and (distant or draw(st.booleans())):
         src = draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n))
         dup = draw(st.lists(st.booleans(), min_size=n, max_size=n))
