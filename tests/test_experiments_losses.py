@@ -100,3 +100,27 @@ def test_bad_loss_names_and_settings_are_refused(data):
         make_loss("ntxent", temprature=0.1)
     with pytest.raises(ValueError, match="n_classes"):
         make_loss("proxy-nca")
+
+
+# ----------------------------------------------------------------------------- ANCE-style refresh
+from solutions.experiments.refresh import list_overlap, train_with_refreshed_index  # noqa: E402
+
+
+def test_list_overlap_counts_shared_ids_per_row_and_ignores_padding():
+    old = torch.tensor([[1, 2, 3, -1], [4, 5, 6, 7]])
+    new = torch.tensor([[3, 2, 9, 8], [0, 0, 0, 0]])
+    assert list_overlap(old, new) == pytest.approx(2 / 7)
+    assert list_overlap(new, new) == 1.0
+
+
+def test_refreshed_training_records_staleness_at_each_refresh_and_is_deterministic(data):
+    model, hist = train_with_refreshed_index(data.x_train, data.item_train, refresh_every=20, seed=0, steps=61, p=8, top=4)
+    again, hist2 = train_with_refreshed_index(data.x_train, data.item_train, refresh_every=20, seed=0, steps=61, p=8, top=4)
+    assert hist.step == [20, 40, 60] and hist.drift == hist2.drift and hist.overlap == hist2.overlap
+    assert all(d > 0 for d in hist.drift) and all(0 <= o <= 1 for o in hist.overlap)
+    for a, b in zip(model.parameters(), again.parameters()):
+        assert torch.equal(a, b)
+    _, every = train_with_refreshed_index(data.x_train, data.item_train, refresh_every=1, seed=0, steps=3, p=8, top=4)
+    assert every.step == [1, 2]
+    with pytest.raises(ValueError, match="refresh_every"):
+        train_with_refreshed_index(data.x_train, data.item_train, refresh_every=0)

@@ -43,6 +43,7 @@ import solutions.experiments.detection
 import solutions.experiments.loss_training
 import solutions.experiments.memory_bank
 import solutions.experiments.products
+import solutions.experiments.refresh
 import solutions.experiments.training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +179,7 @@ def test_lessons_never_redefine_library_functions(source):
         solutions.experiments.ann,
         solutions.experiments.loss_training,
         solutions.experiments.products,
+        solutions.experiments.refresh,
     ):
         names |= {n for n, obj in vars(module).items() if callable(obj) and getattr(obj, "__module__", "") == module.__name__}
     redefined = sorted(n for n in names if re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M))
