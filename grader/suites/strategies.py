@@ -71,24 +71,24 @@ def embeddings(draw, n: int, dim: int, dtype: torch.dtype | None = None, unit: b
     """``[n, dim]`` embeddings: coordinates on a 1/4 grid in [-8, 8) or fine-grained in
     [-3, 3), with some rows duplicated; optionally L2-normalised (zero rows become e_0).
 
-    With ``far``, half the time fine-grained coordinates around a common point far from the
-    origin (norm up to ~2^10) with duplicated rows: there the Gram shortcut
+    With ``far``, half the time normal noise around a common point far from the origin (norm
+    up to ~2^10), the first half of the rows repeated (n // 2 pairs of identical rows): there the Gram shortcut
     ``|x|^2 + |y|^2 - 2 x.y`` cancels, and for two identical float32 rows it often rounds
     below 0 (the natural "no clamp" and "plain square root" mistakes)."""
     dtype = dtype or draw(st.sampled_from(FLOAT_DTYPES))
     distant = far and draw(st.booleans())
-    if not distant and draw(st.booleans()):
+    if distant:  # normal noise around a far centre: full mantissas, so squares and dot products round
+        g = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
+        centre = torch.randn(1, dim, generator=g, dtype=torch.float64) * 2.0 ** draw(st.integers(2, 10))
+        x = centre + torch.randn(n, dim, generator=g, dtype=torch.float64)
+        x[n // 2:2 * (n // 2)] = x[:n // 2]  # the first half twice: n // 2 pairs of identical rows
+    elif draw(st.booleans()):
         raw = draw(st.binary(min_size=n * dim, max_size=n * dim))
         x = (_bytes_tensor(raw, (n, dim), 1).remainder(64) - 32) / 4
     else:
         raw = draw(st.binary(min_size=2 * n * dim, max_size=2 * n * dim))
         x = _bytes_tensor(raw, (n, dim), 2) / 65536 * 6 - 3
-    if distant:  # times sqrt(3): every bit of the mantissa set, so squares and dot products round
-        raw = draw(st.binary(min_size=dim, max_size=dim))
-        x = (x + (_bytes_tensor(raw, (1, dim), 1) - 127.5) / 128 * 2.0 ** draw(st.integers(2, 10))) * 3**0.5
-        if n >= 2:
-            x[-1] = x[0]  # at least one pair of identical rows
-    if n >= 2 and (distant or draw(st.booleans())):
+    if n >= 2 and not distant and draw(st.booleans()):
         src = draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n))
         dup = draw(st.lists(st.booleans(), min_size=n, max_size=n))
         x = torch.stack([x[s] if d else x[i] for i, (s, d) in enumerate(zip(src, dup))])
