@@ -124,3 +124,15 @@ def test_refreshed_training_records_staleness_at_each_refresh_and_is_determinist
     assert every.step == [1, 2]
     with pytest.raises(ValueError, match="refresh_every"):
         train_with_refreshed_index(data.x_train, data.item_train, refresh_every=0)
+
+
+def test_choose_takes_the_best_mean_and_breaks_near_ties_by_order():
+    from solutions.experiments.prelude import choose
+
+    assert choose({"a": [0.5, 0.7], "b": [0.8, 0.8]}) == "b"
+    assert choose({"default": [0.795, 0.795], "other": [0.8, 0.8]}) == "default"  # within 0.01: the first listed
+    assert choose({"default": [0.795, 0.795], "other": [0.8, 0.8]}, tie=0.0) == "other"
+    with pytest.raises(ValueError, match="scores"):
+        choose({})
+    with pytest.raises(ValueError, match="tie"):
+        choose({"a": [1.0]}, tie=-1)

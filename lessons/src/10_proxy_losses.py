@@ -35,7 +35,7 @@ import torch
 
 import solutions as S
 from solutions.experiments.loss_training import retrieval_scores, train_with_loss
-from solutions.experiments.prelude import compare, print_key_results, start_lesson
+from solutions.experiments.prelude import choose, compare, print_key_results, start_lesson
 from solutions.experiments.products import product_split
 from solutions.experiments.training import mean_std
 
@@ -109,17 +109,21 @@ plt.show()
 #
 # | loss | settings tried (network lr, loss parameter) |
 # |---|---|
-# | batch-hard triplet | (3e-3, margin 0.1), (3e-3, margin 0.2), (1e-3, margin 0.2) |
+# | batch-hard triplet | (3e-3, margin 0.2), (3e-3, margin 0.1), (1e-3, margin 0.2) |
 # | NT-Xent | (3e-3, t 0.1), (3e-3, t 0.5), (1e-3, t 0.5) |
 # | Proxy-NCA | (3e-3, scale 3), (3e-3, scale 8), (1e-3, scale 3) |
-# | Proxy Anchor | (3e-3, α 16), (3e-3, α 32), (1e-3, α 32); δ = 0.1 |
+# | Proxy Anchor | (3e-3, α 32), (3e-3, α 16), (1e-3, α 32); δ = 0.1 |
+#
+# The best mean validation Recall@1 wins; settings within 0.01 of it count as tied and the first
+# listed wins (the course's or the paper's default), so that a choice cannot flip on the last
+# digits of another CPU.
 
 # %%
 GRID = {
-    "batch-hard triplet": ("triplet", [(3e-3, {"margin": 0.1}), (3e-3, {"margin": 0.2}), (1e-3, {"margin": 0.2})]),
+    "batch-hard triplet": ("triplet", [(3e-3, {"margin": 0.2}), (3e-3, {"margin": 0.1}), (1e-3, {"margin": 0.2})]),
     "NT-Xent": ("ntxent", [(3e-3, {"temperature": 0.1}), (3e-3, {"temperature": 0.5}), (1e-3, {"temperature": 0.5})]),
     "Proxy-NCA": ("proxy-nca", [(3e-3, {"scale": 3.0}), (3e-3, {"scale": 8.0}), (1e-3, {"scale": 3.0})]),
-    "Proxy Anchor": ("proxy-anchor", [(3e-3, {"alpha": 16.0}), (3e-3, {"alpha": 32.0}), (1e-3, {"alpha": 32.0})]),
+    "Proxy Anchor": ("proxy-anchor", [(3e-3, {"alpha": 32.0}), (3e-3, {"alpha": 16.0}), (1e-3, {"alpha": 32.0})]),
 }
 
 
@@ -149,7 +153,7 @@ for name, (_, settings) in GRID.items():
     for lr, hp in settings:
         v = mean_std(scores(runs[(name, setting_name(lr, hp))], "val", "r1"))
         print(f"{name:<20} {setting_name(lr, hp):<24} {v[0]:>13.3f} ± {v[1]:.3f}")
-    chosen[name] = max((setting_name(lr, hp) for lr, hp in settings), key=lambda s: np.mean(scores(runs[(name, s)], "val", "r1")))
+    chosen[name] = choose({setting_name(lr, hp): scores(runs[(name, setting_name(lr, hp))], "val", "r1") for lr, hp in settings})
 print("chosen on validation: " + "; ".join(f"{n}: {s}" for n, s in chosen.items()))
 
 # %% [markdown]
@@ -203,14 +207,15 @@ plt.show()
 #
 # * **Both proxy losses are measurably worse than both pair losses here**, on Recall@1 and
 #   MAP@R: Proxy-NCA by about 0.14 Recall@1 below batch-hard triplet and about 0.19 below
-#   NT-Xent; Proxy Anchor a little further down (measurably below Proxy-NCA, by about 0.04).
+#   NT-Xent; Proxy Anchor a little further down (measurably below Proxy-NCA, by about 0.05).
 # * NT-Xent is measurably better than batch-hard triplet (about +0.05 Recall@1), as in
 #   lesson 8 (there at lr 1e-3; here both gained from lr 3e-3, chosen on validation).
-# * **Why**: the proxy losses fit the *training* items almost perfectly (Recall@1 about 0.99
-#   and 0.98 on training images, vs 0.94 for NT-Xent) and lose far more on new items: their
-#   train–test gap is measurably larger than NT-Xent's (by about 0.24–0.27). One proxy per
-#   item turns the task into classifying the 144 training items; what separates *those* need
-#   not separate unseen lookalikes.
+# * **Why**: on the *training* items the proxy losses do as well as the pair losses or better
+#   (Recall@1 on training images about 0.99 for Proxy-NCA, 0.96 for Proxy Anchor, 0.94 for
+#   NT-Xent), but they lose far more on new items: their train–test gap is measurably larger
+#   than NT-Xent's (by about 0.24–0.26). One proxy per item turns the task into classifying
+#   the 144 training items; what separates *those* need not separate unseen lookalikes (a
+#   reading of the gap, not a separate measurement).
 #
 # This is not a contradiction of Musgrave et al.'s "wash": their benchmarks have classes with
 # about 30–80 images each, an ImageNet-pretrained network and long training; here each class

@@ -6,7 +6,8 @@ generator seeded, and the device picked (CUDA when present). The build script
 (``lessons/build.py``) sets the environment that makes the CPU's math reproducible
 (``REPRODUCIBLE_MATH``) before the kernel starts; that cannot be done from inside the kernel.
 
-``compare`` prints one paired verdict (:func:`solutions.experiments.stats.paired_verdict`)
+``choose`` picks a setting on validation scores with a stated tie rule, so that a selection
+does not flip on the last-digit differences between CPUs. ``compare`` prints one paired verdict (:func:`solutions.experiments.stats.paired_verdict`)
 next to the sentence it supports and returns it; ``print_key_results`` prints the lesson's
 ``KEY-RESULTS {json}`` line that ``tests/test_lessons.py`` compares across runs, with every
 verdict as a dict that carries its interval.
@@ -15,7 +16,7 @@ verdict as a dict that carries its interval.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import torch
 
@@ -36,6 +37,19 @@ def start_lesson(seed: int = 0, threads: int = 1) -> str:
     torch.set_num_threads(threads)
     seed_everything(seed)
     return pick_device()
+
+
+def choose(scores: Mapping[Hashable, Sequence[float]], tie: float = 0.01) -> Hashable:
+    """The key of ``scores`` (per-seed validation results, higher is better) with the highest
+    mean; keys whose mean is within ``tie`` of the best count as tied, and the first of them in
+    the mapping's order wins (list the default setting first)."""
+    if not scores:
+        raise ValueError("scores must hold at least one setting")
+    if tie < 0:
+        raise ValueError(f"tie must be >= 0, got {tie!r}")
+    means = {k: sum(map(float, v)) / len(v) for k, v in scores.items()}
+    best = max(means.values())
+    return next(k for k, m in means.items() if m >= best - tie)
 
 
 def compare(a: Sequence[float], b: Sequence[float], names: tuple[str, str], *, higher_is_better: bool = True,
