@@ -25,7 +25,22 @@ class Caller:
 
     def call(self, fn: str, args: list, grad_wrt: int | None, upstream: Any) -> Reply: ...
 
+    def call_many(self, fn: str, calls: list[tuple[list, int | None, Any]]) -> list[Reply | StudentError]:
+        """Several calls at once, in order: each one's reply, or its :class:`StudentError`.
+        Raises :class:`Hang` when the batch as a whole did not come back; the engine then
+        makes the calls one by one."""
+        out: list[Reply | StudentError] = []
+        for args, grad_wrt, upstream in calls:
+            try:
+                out.append(self.call(fn, args, grad_wrt, upstream))
+            except StudentError as exc:
+                out.append(exc)
+        return out
+
     def scale(self, fn: str, exercise: str, seed_: int, timeout: float) -> Any: ...
+
+    def scale_value(self) -> Any:
+        """The output of the last :meth:`scale` call (decoded plain data)."""
 
 
 class WorkerCaller(Caller):
@@ -60,11 +75,32 @@ class WorkerCaller(Caller):
         reply = self._request({"op": "signature", "fn": fn})
         return reply.get("params") if reply.get("ok") else None
 
-    def call(self, fn, args, grad_wrt, upstream) -> Reply:
+    @staticmethod
+    def _message(fn, args, grad_wrt, upstream) -> dict:
         message = {"op": "call", "fn": fn, "args": codec.encode(list(args))}
         if grad_wrt is not None:
             message.update(grad_wrt=grad_wrt, upstream=codec.encode(upstream))
-        reply = self._request(message)
+        return message
+
+    def call(self, fn, args, grad_wrt, upstream) -> Reply:
+        return self._reply(self._request(self._message(fn, args, grad_wrt, upstream)), grad_wrt)
+
+    def call_many(self, fn, calls):
+        """One round trip for the whole batch, within the time limit of one call."""
+        items = [self._message(fn, args, grad_wrt, upstream) for args, grad_wrt, upstream in calls]
+        reply = self._request({"op": "calls", "items": items})
+        if not reply.get("ok"):
+            raise Hang(f"the batch of calls failed: {reply.get('error', 'an error')}")
+        out: list[Reply | StudentError] = []
+        for item, (_, grad_wrt, _) in zip(reply["replies"], calls):
+            try:
+                out.append(self._reply(item, grad_wrt))
+            except StudentError as exc:
+                out.append(exc)
+        return out
+
+    @staticmethod
+    def _reply(reply: dict, grad_wrt: int | None) -> Reply:
         if not reply.get("ok"):
             raise StudentError(f"raised {reply.get('error', 'an error')}")
         try:
@@ -81,6 +117,13 @@ class WorkerCaller(Caller):
         if not reply.get("ok"):
             raise StudentError(f"raised {reply.get('error', 'an error')}")
         return reply.get("summary")
+
+    def scale_value(self):
+        reply = self._request({"op": "scale_value"}, timeout=max(self.worker.limits.call_seconds, 30.0))
+        try:
+            return codec.decode(reply.get("value"))
+        except codec.Rejected as exc:
+            raise StudentError(str(exc)) from None
 
 
 class LocalCaller(Caller):
@@ -141,6 +184,7 @@ class LocalCaller(Caller):
         from grader.sandbox import scale
 
         args = scale.make_inputs(exercise, seed_, self.device)
+        self._scale_output = None
         try:
             with self._limit(timeout):
                 out = self.functions[fn](*args)
@@ -148,6 +192,14 @@ class LocalCaller(Caller):
             raise Hang(f"the function {exc}") from None
         except Exception as exc:  # noqa: BLE001
             raise StudentError(f"raised {type(exc).__name__}: {exc}") from None
+        self._scale_output = out
         return scale.describe(out)
+
+    def scale_value(self):
+        out, self._scale_output = getattr(self, "_scale_output", None), None
+        try:
+            return codec.decode(codec.loads(codec.dumps(codec.encode(out))))
+        except codec.Rejected as exc:
+            raise StudentError(str(exc)) from None
 
 

@@ -17,6 +17,9 @@ SEED = 20261128
 DEFAULT_EXAMPLES = 100
 SCALE_FACTOR = 10.0  # student time budget = max(SCALE_FACTOR x reference, SCALE_FLOOR)
 SCALE_FLOOR = 2.0
+# The agreement gate: no rule points at or below AGREE_NONE of the generic inputs agreeing with
+# the reference, full points from AGREE_FULL, linear between in steps of AGREE_STEP.
+AGREE_NONE, AGREE_FULL, AGREE_STEP = 0.5, 0.9, 0.05
 
 
 class CheckFailed(Exception):
@@ -84,6 +87,13 @@ class Exercise:
     # are empty or all-zero on most examples, where it would hold vacuously.
     substantive: Callable[[Case], bool | None] = lambda case: None
     summary: str = ""
+    # The agreement gate (see grader.engine.run): ``generic`` draws inputs without ties or
+    # boundaries, ``agreement`` says whether the answer on one of them agrees with the reference
+    # (None: it cannot tell). The rules earn their points in proportion to the share that agree.
+    generic: SearchStrategy | None = None
+    agreement: Callable[[Case], bool | None] | None = None
+    # (scale inputs, the student's output, the reference's) -> a problem or None; O(B^2) memory at most.
+    scale_agreement: Callable[[list, Any, Any], str | None] | None = None
 
     @property
     def max_score(self) -> float:

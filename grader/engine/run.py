@@ -1,8 +1,13 @@
 """Grading one exercise of one submission: Hypothesis draws inputs (fixed seed, no
 database, no deadline), the reference gives the expected output, a caller gives the
-student's, and each property's check decides. The last failing example Hypothesis replays
-is its minimal (shrunk) one, which is what the report shows. Student outputs are cached per
-input, so properties that draw the same examples cost one student call each.
+student's, and each property's check decides.
+
+Screening judges every property on its strategy's examples, drawn once per process
+(:mod:`grader.engine.examples`), with the student's outputs fetched in batches (one worker
+round trip per chunk of examples). A property that fails there is re-run alone under
+Hypothesis, which shrinks its counterexample within a fixed budget of calls; the smallest
+failing example found is what the report shows. Student outputs are cached per input, so
+properties that see the same examples cost one student call each.
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import given, seed
 from hypothesis.strategies import SearchStrategy
 
 from grader import misconceptions
+from grader.engine import examples as drawing
 from grader.engine.callers import Caller
 from grader.engine.model import (
+    AGREE_FULL,
+    AGREE_NONE,
+    AGREE_STEP,
     DEFAULT_EXAMPLES,
     SCALE_FACTOR,
     SCALE_FLOOR,
@@ -35,10 +44,13 @@ from grader.engine.model import (
 from grader.sandbox import codec
 
 _reference_seconds: dict[str, float] = {}
+BATCH = 25  # examples per worker round trip while screening
+SHRINK_CALLS = 60  # calls a failing rule's re-run may spend shrinking, after its first failure
 
 
 def reference_seconds(exercise: Exercise) -> float:
-    """Best of two wall times of the reference on the scale input, measured once per process."""
+    """Best of three wall times of the reference on the scale input, measured once per process
+    (the grading commands measure it before any student worker starts)."""
     if exercise.id not in _reference_seconds:
         from grader.sandbox import scale
 
@@ -46,7 +58,7 @@ def reference_seconds(exercise: Exercise) -> float:
         torch.set_num_threads(1)
         try:
             times = []
-            for i in range(2):
+            for i in range(3):
                 t0 = time.perf_counter()
                 exercise.reference(*scale.make_inputs(exercise.id, SEED + i))
                 times.append(time.perf_counter() - t0)
@@ -54,6 +66,21 @@ def reference_seconds(exercise: Exercise) -> float:
             torch.set_num_threads(threads)
         _reference_seconds[exercise.id] = min(times)
     return _reference_seconds[exercise.id]
+
+
+_scale_reference: dict[tuple[str, int], tuple[list, Any]] = {}
+
+
+def scale_reference(exercise: Exercise, seed_: int) -> tuple[list, Any]:
+    """The scale inputs for ``seed_`` and the reference's output on them, once per process."""
+    key = (exercise.id, seed_)
+    if key not in _scale_reference:
+        from grader.sandbox import scale
+
+        inputs = scale.make_inputs(exercise.id, seed_)
+        _scale_reference.clear()  # one at a time: a few hundred MB at most
+        _scale_reference[key] = (inputs, exercise.reference(*inputs))
+    return _scale_reference[key]
 
 
 def check_signature(exercise: Exercise, params: list | None) -> str | None:
@@ -82,8 +109,10 @@ class ExerciseRun:
         self.exercise, self.caller, self.examples, self.shrink = exercise, caller, examples, shrink
         # Public constants for practice runs; graded runs pass seeds derived from the course secret.
         self.seed, self.scale_seed = seed, scale_seed
-        self.cache: dict[bytes, Reply | Exception] = {}
+        self.cache: dict[tuple, Reply | Exception] = {}
         self.expected: dict[bytes, Any] = {}
+        self.batching = True  # until a batch fails: then one call per round trip, each with its own time limit
+        self.witness: dict[str, tuple] = {}  # property -> its first failure while screening
         self.hang: str | None = None
         self.substance: dict[bytes, bool | None] = {}
         self.evidence: dict[str, list[int]] = {}  # property -> [telling examples, substantive answers]
@@ -98,6 +127,7 @@ class ExerciseRun:
             return zero(ex, str(exc))
         if problem:
             return zero(ex, problem)
+        factor, agreement_note = self._agreement()
         passing = self._screen()
         result = ExerciseResult(ex.id)
         for prop in ex.properties:
@@ -112,6 +142,11 @@ class ExerciseRun:
                 result.properties.append(self._passed(prop))
             else:
                 result.properties.append(self._property(prop))
+        if factor < 1:
+            for prop_result in result.properties:
+                if prop_result.passed:
+                    prop_result.score = round(prop_result.max_score * factor, 6)
+                    prop_result.message = f"passed, for {factor:.0%} of its points: {agreement_note}"
         earned = result.score
         for index, prop in enumerate(ex.properties):
             if prop.scale:
@@ -120,6 +155,40 @@ class ExerciseRun:
             result.message = f"grading of this exercise stopped early: {self.hang}"
         self._diagnose(result)
         return result
+
+    def _agreement(self) -> tuple[float, str | None]:
+        """The share of the rules' points the answer earns: how often it agrees with the reference
+        on generic inputs (no ties, no boundaries), decided before any rule is judged. Structure
+        and validity rules hold for many useless answers; they count only for an answer that
+        mostly computes what was asked."""
+        ex = self.exercise
+        if ex.generic is None or ex.agreement is None:
+            return 1.0, None
+        drawn = drawing.draw(ex.id, ex.reference, ex.generic, self.seed, max(1, self.examples // 2))
+        plain = Property("agreement", 0, "", ex.generic)
+        telling = agreeing = 0
+        for index, args in enumerate(drawn.examples):
+            if index % BATCH == 0:
+                self._prefetch(drawn, range(index, min(index + BATCH, len(drawn.examples))), [plain])
+            expected = drawn.expected(index)
+            try:
+                reply = self._student(args, plain, expected, drawn.keys[index])
+                verdict = ex.agreement(Case(args, reply.value, expected, reply.mutated, None, self.caller.device))
+            except Hang:
+                break
+            except Exception:  # noqa: BLE001 - a crash or an unreadable answer does not agree
+                verdict = False
+            if verdict is not None:
+                telling += 1
+                agreeing += bool(verdict)
+        if not telling:
+            return 1.0, None
+        share = agreeing / telling
+        steps = int((share - AGREE_NONE) / (AGREE_FULL - AGREE_NONE) / AGREE_STEP + 1e-9)
+        factor = min(1.0, max(0.0, steps * AGREE_STEP))
+        note = (f"the answers agree with the reference on {agreeing} of {telling} generic inputs "
+                f"(full points from {AGREE_FULL:.0%}, none at {AGREE_NONE:.0%} or less)")
+        return factor, note
 
     def _diagnose(self, result: ExerciseResult) -> None:
         """Name the known mistake that reproduces the student's failing answers, if one does,
@@ -133,12 +202,11 @@ class ExerciseRun:
                 prop.diagnosis = mistake.as_dict()
 
     def _screen(self) -> set[str]:
-        """Names of the properties that pass, found with one Hypothesis run per strategy.
+        """Names of the properties that pass, found with one pass over each strategy's examples.
 
-        Properties drawing from the same strategy with the same seed see the same
-        examples, so one run can evaluate them all; a property that passes there passes
-        in its own run. Failing ones are re-run alone (in :meth:`_property`) so that
-        Hypothesis shrinks each to its own minimal counterexample.
+        Properties drawing from the same strategy with the same seed see the same examples,
+        so one pass evaluates them all. Failing ones are re-run alone (in :meth:`_property`)
+        so that Hypothesis shrinks each to its own minimal counterexample.
         """
         groups: dict[int, list[Property]] = {}
         for prop in self.exercise.properties:
@@ -147,36 +215,70 @@ class ExerciseRun:
         passing: set[str] = set()
         for props in groups.values():
             alive = list(props)
-            self._hypothesis(props[0].strategy, self._screening_test(alive))()
+            drawn = drawing.draw(self.exercise.id, self.exercise.reference, props[0].strategy, self.seed, self.examples)
+            for index, args in enumerate(drawn.examples):
+                if not alive:
+                    break
+                if index % BATCH == 0:
+                    self._prefetch(drawn, range(index, min(index + BATCH, len(drawn.examples))), alive)
+                if not self._screen_one(drawn, index, alive):
+                    break
             passing.update(p.name for p in alive)
         return passing
 
-    def _screening_test(self, alive: list[Property]) -> Callable:
-        """A test that drops from ``alive`` every property failing on an example; never raises."""
-
-        def test(args):
-            expected = self._reference(args)
-            for prop in list(alive):
-                try:
-                    reply = self._student(args, prop, expected)
-                except StudentError:
-                    if prop.edge or self.exercise.ordinary(args):
-                        alive.remove(prop)
-                    continue
-                except Hang:
-                    alive.clear()
-                    return
-                case = Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device)
-                if self._judge(prop, case):
+    def _screen_one(self, drawn: drawing.Drawn, index: int, alive: list[Property]) -> bool:
+        """Judge the live properties on one example, dropping each that fails; False on a hang."""
+        args, expected = drawn.examples[index], drawn.expected(index)
+        self.expected.setdefault(drawn.keys[index], expected)
+        for prop in list(alive):
+            try:
+                reply = self._student(args, prop, expected, drawn.keys[index])
+            except StudentError as exc:
+                if prop.edge or self.exercise.ordinary(args):
                     alive.remove(prop)
-                else:
-                    self._witness(prop, args, case)
+                    self.witness.setdefault(prop.name, (f"your function {exc}", args, expected, None))
+                continue
+            except Hang:
+                alive.clear()
+                return False
+            case = Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device)
+            message = self._judge(prop, case)
+            if message:
+                alive.remove(prop)
+                self.witness.setdefault(prop.name, (message, args, expected, reply.value))
+            else:
+                self._witness(prop, drawn.keys[index], case)
+        return True
 
-        return test
+    def _prefetch(self, drawn: drawing.Drawn, indices: range, alive: list[Property]) -> None:
+        """Fetch the student's outputs on these examples in one round trip (a cache fill only:
+        if the batch fails, each call is made again alone, with its own time limit)."""
+        if not self.batching:
+            return
+        wanted: list[tuple[tuple, list, int | None, Any]] = []
+        for index in indices:
+            args = drawn.examples[index]
+            for prop in alive:
+                key = (drawn.keys[index], prop.grad_wrt)
+                if key in self.cache or any(w[0] == key for w in wanted):
+                    continue
+                upstream = prop.upstream(args, drawn.expected(index)) if prop.upstream else None
+                wanted.append((key, args, prop.grad_wrt, upstream))
+        if not wanted:
+            return
+        try:
+            replies = self.caller.call_many(self.exercise.id, [(a, g, u) for _, a, g, u in wanted])
+        except Hang:
+            self.batching = False
+            return
+        for (key, args, grad_wrt, _), reply in zip(wanted, replies):
+            self.cache[key] = reply
+            if grad_wrt is None and not isinstance(reply, Exception):
+                self.answers.append((list(args), reply.value))
 
-    def _witness(self, prop: Property, args: list, case: Case) -> None:
-        """Count whether this passing example carried a substantive answer."""
-        key = self._key(args, prop)
+    def _witness(self, prop: Property, content: bytes, case: Case) -> None:
+        """Count whether this passing example (its content key) carried a substantive answer."""
+        key = (content, prop.grad_wrt)
         if key not in self.substance:
             try:
                 self.substance[key] = self.exercise.substantive(case)
@@ -213,23 +315,11 @@ class ExerciseRun:
             return f"the result could not be checked ({type(exc).__name__}: {exc})"
 
     def _hypothesis(self, strategy: SearchStrategy, test: Callable):
-        return settings(
-            max_examples=self.examples,
-            database=None,
-            deadline=None,
-            derandomize=False,
-            verbosity=Verbosity.quiet,
-            phases=(Phase.explicit, Phase.generate, Phase.shrink) if self.shrink else (Phase.explicit, Phase.generate),
-            suppress_health_check=list(HealthCheck),
-            report_multiple_bugs=False,
-        )(seed(self.seed)(given(strategy)(test)))
+        return drawing.hypothesis_settings(self.examples, self.shrink)(seed(self.seed)(given(strategy)(test)))
 
     # -- one property ---------------------------------------------------------------
-    def _key(self, args: list, prop: Property) -> bytes:
-        return codec.dumps([codec.encode(list(args)), prop.grad_wrt])
-
-    def _student(self, args: list, prop: Property, expected: Any) -> Reply:
-        key = self._key(args, prop)
+    def _student(self, args: list, prop: Property, expected: Any, content: bytes | None = None) -> Reply:
+        key = (content if content is not None else drawing.key(args), prop.grad_wrt)
         if key not in self.cache:
             upstream = prop.upstream(args, expected) if prop.upstream else None
             try:
@@ -245,22 +335,29 @@ class ExerciseRun:
             raise hit
         return hit
 
-    def _reference(self, args: list) -> Any:
-        key = codec.dumps(codec.encode(list(args)))
+    def _reference(self, args: list, key: bytes) -> Any:
         if key not in self.expected:
             self.expected[key] = self.exercise.reference(*args)
         return self.expected[key]
 
     def _property(self, prop: Property) -> PropertyResult:
-        state: dict[str, Any] = {}
+        """A property that failed while screening: its own Hypothesis run shrinks the failure,
+        spending at most ``SHRINK_CALLS`` calls after the first one; the smallest failing example
+        it reached is reported (the screening's first failure when it reached none)."""
+        state: dict[str, Any] = {"calls": 0}
         self.evidence.pop(prop.name, None)
 
         def test(args):
             if "hang" in state:
                 raise _Stop()
-            expected = self._reference(args)
+            if "failure" in state:
+                state["calls"] += 1
+                if state["calls"] > SHRINK_CALLS:
+                    raise _OutOfBudget()
+            content = drawing.key(args)
+            expected = self._reference(args, content)
             try:
-                reply = self._student(args, prop, expected)
+                reply = self._student(args, prop, expected, content)
             except StudentError as exc:
                 if not (prop.edge or self.exercise.ordinary(args)):
                     return  # crashing on an edge case costs the edge-case property only
@@ -274,20 +371,25 @@ class ExerciseRun:
             if message:
                 state["failure"] = (message, args, expected, reply.value)
                 raise _Stop()
-            self._witness(prop, args, case)
+            self._witness(prop, content, case)
 
-        try:
-            self._hypothesis(prop.strategy, test)()
-        except BaseException as exc:  # noqa: BLE001 - Hypothesis re-raises the last failure (or Flaky)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            if "hang" in state:
-                message, args, expected, actual = state["hang"]
-                self.hang = message
-                return self._failed(prop, f"{message} on this input", args, expected, actual)
-            if "failure" in state:
-                return self._failed(prop, *state["failure"])
-            return self._failed(prop, f"could not be checked: {type(exc).__name__}: {exc}", None, None, None)
+        if self.shrink or prop.name not in self.witness:
+            try:
+                self._hypothesis(prop.strategy, test)()
+            except _OutOfBudget:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - Hypothesis re-raises the last failure (or Flaky)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                if "hang" not in state and "failure" not in state and prop.name not in self.witness:
+                    return self._failed(prop, f"could not be checked: {type(exc).__name__}: {exc}", None, None, None)
+        if "hang" in state:
+            message, args, expected, actual = state["hang"]
+            self.hang = message
+            return self._failed(prop, f"{message} on this input", args, expected, actual)
+        failure = state.get("failure") or self.witness.get(prop.name)
+        if failure is not None:
+            return self._failed(prop, *failure)
         return self._passed(prop)
 
     def _failed(self, prop: Property, message: str, args, expected, actual) -> PropertyResult:
@@ -335,8 +437,32 @@ class ExerciseRun:
         if elapsed > budget:
             return PropertyResult(prop.name, 0.0, float(prop.points), False,
                                   f"too slow: {rule}. Vectorise over the batch instead of looping in Python.")
+        problem = self._scale_values()
+        if problem:
+            return PropertyResult(prop.name, 0.0, float(prop.points), False,
+                                  f"on the large input the result is not the reference's: {problem}")
         return PropertyResult(prop.name, float(prop.points), float(prop.points), True, "passed")
+
+    def _scale_values(self) -> str | None:
+        """Compare the whole scale output with the reference's on the same input (after timing)."""
+        check = self.exercise.scale_agreement
+        if check is None:
+            return None
+        try:
+            actual = self.caller.scale_value()
+        except (Hang, StudentError) as exc:
+            return f"its output could not be read ({exc})"
+        inputs, expected = scale_reference(self.exercise, self.scale_seed)
+        try:
+            return check(inputs, actual, expected)
+        except Exception as exc:  # noqa: BLE001 - an output no comparison can read
+            return f"the output could not be compared ({type(exc).__name__}: {exc})"
 
 
 class _Stop(Exception):
     """Internal: a failing example (details are in the property's state)."""
+
+
+class _OutOfBudget(BaseException):
+    """Internal: the shrinking budget is spent. A BaseException, so Hypothesis stops at once
+    instead of counting it as a failure of the example."""

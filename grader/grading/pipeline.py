@@ -6,7 +6,7 @@ from typing import Any
 
 from grader import secret as course_secret
 from grader.grading import submissions
-from grader.engine import DEFAULT_EXAMPLES, SEED, ExerciseRun, WorkerCaller, zero
+from grader.engine import DEFAULT_EXAMPLES, SEED, ExerciseRun, WorkerCaller, reference_seconds, zero
 from grader.suites.registry import REGISTRY
 from grader.sandbox.parent import IsolationUnavailable, Limits, Worker
 from grader.quiz.model import QUESTIONS_PER_QUIZ
@@ -56,6 +56,8 @@ def _grade(sub, exercises, device, examples, limits, secret) -> dict[str, Any]:
     except submissions.SubmissionError as exc:
         results = [zero(ex, f"the submission could not be read: {exc}") for ex in exercises]
         return _document(sub.student, results, [str(exc)], _quiz(sub, secret), secret)
+    for ex in exercises:  # the speed budgets, measured (once per process) while no student code runs
+        reference_seconds(ex)
     with Worker(device, limits) as worker:
         caller = WorkerCaller(worker, code)
         report = caller.load()

@@ -84,9 +84,10 @@ def _summary(value: Any, depth: int = 0) -> bool:
     return isinstance(value.get("object"), str)
 
 
-def malformed(op: str | None, reply: dict) -> str | None:
+def malformed(op: str | None, reply: dict, expected_items: int = 0) -> str | None:
     """Why ``reply`` is not a well-formed answer to a request ``op`` (None when it is): the
-    schema of every reply the engine reads, checked before anything reads it."""
+    schema of every reply the engine reads, checked before anything reads it (a batch of
+    calls must hold exactly ``expected_items`` replies)."""
     if not isinstance(reply.get("ok"), bool):
         return "no ok flag"
     if not reply["ok"]:
@@ -106,6 +107,17 @@ def malformed(op: str | None, reply: dict) -> str | None:
         mutated = reply.get("mutated", [])
         if not (isinstance(mutated, list) and len(mutated) <= 64 and all(type(i) is int for i in mutated)):
             return "a malformed list of mutated inputs"
+        return None if "value" in reply else "no value"
+    if op == "calls":
+        replies = reply.get("replies")
+        if not isinstance(replies, list) or len(replies) != expected_items:
+            return "a malformed batch of replies"
+        for item in replies:
+            why = malformed("call", item) if isinstance(item, dict) else "a reply that is not an object"
+            if why is not None:
+                return f"{why} in a batch"
+        return None
+    if op == "scale_value":
         return None if "value" in reply else "no value"
     if op == "scale":
         return None if _summary(reply.get("summary")) else "a malformed scale summary"
@@ -187,7 +199,7 @@ class Worker:
         except (BrokenPipeError, OSError):
             raise self._failed("stopped before the request could be sent") from None
         reply = self._receive(timeout)
-        why = malformed(message.get("op"), reply)
+        why = malformed(message.get("op"), reply, len(message.get("items", ())))
         if why is not None:
             raise self._failed(f"sent a malformed reply ({why})")
         return reply

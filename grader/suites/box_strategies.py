@@ -19,7 +19,7 @@ from fractions import Fraction
 import torch
 from hypothesis import strategies as st
 
-from grader.suites.strategies import FLOAT_DTYPES
+from grader.suites.strategies import FLOAT_DTYPES, byte_values, zigzag
 
 BOX_DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32)
 # Thresholds that grid boxes hit exactly (IoU = p/q with small q); 0.7 is the OHEM paper's.
@@ -40,19 +40,20 @@ def grid_box_lists(draw, n: int, grid: int = 10) -> list[tuple[int, int, int, in
         for _ in range(draw(st.integers(1, 3))):
             x1, y1 = draw(st.integers(0, grid - 2)), draw(st.integers(0, grid - 2))
             objects.append((x1, y1, draw(st.integers(x1 + 1, grid)), draw(st.integers(y1 + 1, grid))))
-        jitter = st.integers(-1, 1)
+        raw = byte_values(draw, 5 * n)  # per box: which object, then a jitter of -1, 0 or 1 per coordinate
         out = []
-        for _ in range(n):
-            ox1, oy1, ox2, oy2 = draw(st.sampled_from(objects))
-            x1, x2 = _ordered(ox1 + draw(jitter), ox2 + draw(jitter))
-            y1, y2 = _ordered(oy1 + draw(jitter), oy2 + draw(jitter))
+        for i in range(n):
+            ox1, oy1, ox2, oy2 = objects[raw[5 * i] % len(objects)]
+            j = [zigzag(b % 3) for b in raw[5 * i + 1: 5 * i + 5]]
+            x1, x2 = _ordered(ox1 + j[0], ox2 + j[2])
+            y1, y2 = _ordered(oy1 + j[1], oy2 + j[3])
             out.append((x1, y1, x2, y2))
     else:
-        coord = st.integers(0, grid)
+        raw = [b % (grid + 1) for b in byte_values(draw, 4 * n)]
         out = []
-        for _ in range(n):
-            x1, x2 = _ordered(draw(coord), draw(coord))
-            y1, y2 = _ordered(draw(coord), draw(coord))
+        for i in range(n):
+            x1, x2 = _ordered(raw[4 * i], raw[4 * i + 2])
+            y1, y2 = _ordered(raw[4 * i + 1], raw[4 * i + 3])
             out.append((x1, y1, x2, y2))
     if n and draw(st.booleans()):  # degenerate rows: points and segments
         for i in draw(st.lists(st.integers(0, n - 1), max_size=3)):
@@ -66,17 +67,13 @@ def grid_box_lists(draw, n: int, grid: int = 10) -> list[tuple[int, int, int, in
 
 @st.composite
 def boxes(draw, n: int, dtype: torch.dtype | None = None, grid: int = 10) -> torch.Tensor:
-    """``[n, 4]`` boxes ``(x1, y1, x2, y2)``: integer-valued (any of ``BOX_DTYPES``) or arbitrary
-    float32-representable coordinates in ``[0, 64]`` (float dtypes)."""
+    """``[n, 4]`` boxes ``(x1, y1, x2, y2)``: integer-valued (any of ``BOX_DTYPES``) or fine-grained
+    float32-representable coordinates in ``[0, 64)`` (multiples of 2^-18; float dtypes)."""
     if draw(st.integers(0, 3)) == 0 and (dtype is None or dtype.is_floating_point):
         dtype = dtype or draw(st.sampled_from(FLOAT_DTYPES))
-        coord = st.floats(0, 64, allow_nan=False, width=32)
-        rows = []
-        for _ in range(n):
-            x1, x2 = sorted((draw(coord), draw(coord)))
-            y1, y2 = sorted((draw(coord), draw(coord)))
-            rows.append((x1, y1, x2, y2))
-        return torch.tensor(rows, dtype=torch.float64).reshape(n, 4).to(dtype)
+        c = torch.tensor(byte_values(draw, 4 * n, 3), dtype=torch.float64).reshape(n, 4) / 2**18
+        lo, hi = torch.minimum(c[:, :2], c[:, 2:]), torch.maximum(c[:, :2], c[:, 2:])
+        return torch.cat([lo, hi], dim=1).to(dtype)
     dtype = dtype or draw(st.sampled_from(BOX_DTYPES))
     return torch.tensor(draw(grid_box_lists(n, grid)), dtype=torch.int64).reshape(n, 4).to(dtype)
 
@@ -118,12 +115,12 @@ def scores(draw, n: int, dtype: torch.dtype | None = None) -> torch.Tensor:
     dtype = dtype or draw(st.sampled_from(FLOAT_DTYPES))
     kind = draw(st.sampled_from(["ties", "ties", "float", "special"]))
     if kind == "ties":
-        values = [v / 4 for v in draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))]
-    elif kind == "float":
-        values = draw(st.lists(st.floats(-10, 10, width=32), min_size=n, max_size=n))
+        values = [(v % 4) / 4 for v in byte_values(draw, n)]
+    elif kind == "float":  # float32-representable values in [-10, 10]: 24-bit fractions, either sign
+        values = torch.tensor([zigzag(v) * 10.0 / 2**23 for v in byte_values(draw, n, 3)], dtype=torch.float32).tolist()
     else:
-        special = st.sampled_from([0.0, -0.0, 0.5, 2.0, float("inf"), float("-inf")])
-        values = draw(st.lists(special, min_size=n, max_size=n))
+        special = (0.0, -0.0, 0.5, 2.0, float("inf"), float("-inf"))
+        values = [special[v % len(special)] for v in byte_values(draw, n)]
     return torch.tensor(values, dtype=torch.float64).reshape(n).to(dtype)
 
 
@@ -133,7 +130,7 @@ def nms_inputs(draw, max_boxes: int = 16):
     n = draw(st.integers(0, max_boxes))
     b = draw(boxes(n))
     if draw(st.integers(0, 5)) == 0:
-        s = torch.tensor(draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n)), dtype=torch.int64).reshape(n)
+        s = torch.tensor([zigzag(v % 7) for v in byte_values(draw, n)], dtype=torch.int64).reshape(n)
     else:
         s = draw(scores(n))
     return b, s, draw(iou_thresholds(b))
@@ -149,7 +146,7 @@ def image_ids(draw, n: int, n_images: int | None = None) -> torch.Tensor:
     lo, hi = max(info.min, -(2**40)), min(info.max, 2**40)
     pool = draw(st.lists(st.integers(lo, hi) | st.integers(max(lo, -2), min(hi, 3)), min_size=n_images,
                          max_size=n_images, unique=True))
-    ids = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+    ids = [pool[v % len(pool)] for v in byte_values(draw, n)]
     if draw(st.booleans()):
         ids = sorted(ids)
     return torch.tensor(ids, dtype=torch.int64).reshape(n).to(dtype)
@@ -168,7 +165,7 @@ def roi_batches(draw, max_rois: int = 24) -> dict:
     if kind == "all":
         valid = torch.ones(r, dtype=torch.bool)
     elif kind == "random":
-        valid = torch.tensor(draw(st.lists(st.booleans(), min_size=r, max_size=r)), dtype=torch.bool).reshape(r)
+        valid = torch.tensor([v % 2 == 0 for v in byte_values(draw, r)], dtype=torch.bool).reshape(r)
     elif kind == "image":
         valid = torch.ones(r, dtype=torch.bool)
         if r:
@@ -206,17 +203,16 @@ def detection_batches(draw, max_rois: int = 16) -> dict:
     c = draw(st.integers(1, 4))
     dtype = draw(st.sampled_from(FLOAT_DTYPES))
     if draw(st.booleans()):
-        cells = [v / 2 for v in draw(st.lists(st.integers(-4, 4), min_size=r * c, max_size=r * c))]
-    else:
-        cells = draw(st.lists(st.floats(-6, 6, width=32), min_size=r * c, max_size=r * c))
+        cells = [zigzag(v % 9) / 2 for v in byte_values(draw, r * c)]
+    else:  # float32-representable values in [-6, 6]
+        cells = torch.tensor([zigzag(v) * 6.0 / 2**23 for v in byte_values(draw, r * c, 3)], dtype=torch.float32).tolist()
     logits = torch.tensor(cells, dtype=torch.float64).reshape(r, c)
     if r >= 2 and draw(st.booleans()):
-        src = draw(st.lists(st.integers(0, r - 1), min_size=r, max_size=r))
+        src = [v % r for v in byte_values(draw, r)]
         logits = logits[torch.tensor(src)]
     ignore_index = draw(st.sampled_from([-1, -100, 0, c - 1, c]))
-    targets = [
-        ignore_index if draw(st.integers(0, 3)) == 0 else draw(st.integers(0, c - 1)) for _ in range(r)
-    ]
+    raw = byte_values(draw, 2 * r)  # per RoI: ignored (one in four), else which class
+    targets = [ignore_index if raw[2 * i] % 4 == 3 else raw[2 * i + 1] % c for i in range(r)]
     return {
         "logits": logits.to(dtype),
         "targets": torch.tensor(targets, dtype=torch.int64).reshape(r),

@@ -21,6 +21,20 @@ LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.uint8)
 GRID_MARGINS = (0.125, 0.25, 0.5, 1.0)
 
 
+def byte_values(draw, n: int, width: int = 1) -> list[int]:
+    """``n`` unsigned integers of ``width`` bytes from one Hypothesis choice (a byte string):
+    one draw instead of ``n``, and shrinking still moves every value towards 0."""
+    raw = draw(st.binary(min_size=n * width, max_size=n * width))
+    if width == 1:
+        return list(raw)
+    return [int.from_bytes(raw[i:i + width], "big") for i in range(0, n * width, width)]
+
+
+def zigzag(value: int) -> int:
+    """0, 1, 2, 3, 4, ... -> 0, -1, 1, -2, 2, ...: small bytes give small magnitudes of either sign."""
+    return (value + 1) // 2 * (-1 if value % 2 else 1)
+
+
 def _bytes_tensor(raw: bytes, shape: tuple[int, ...], width: int) -> torch.Tensor:
     """Unsigned integers of ``width`` bytes (big-endian) from ``raw``, as float64."""
     if not raw:
@@ -42,9 +56,10 @@ def label_vectors(draw, min_size: int = 0, max_size: int = 12) -> torch.Tensor:
     elif kind == "pairs":
         values = [i // 2 for i in range(n)]
     else:
-        values = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+        values = [v % 4 for v in byte_values(draw, n)]
     dtype = draw(st.sampled_from(LABEL_DTYPES))
-    perm = draw(st.permutations(range(n)))
+    order = byte_values(draw, n)  # a permutation: stable sort by random keys (all-zero keys: none)
+    perm = sorted(range(n), key=lambda i: order[i])
     return torch.tensor([values[i] for i in perm], dtype=torch.int64).to(dtype)
 
 
@@ -89,8 +104,8 @@ def embeddings(draw, n: int, dim: int, dtype: torch.dtype | None = None, unit: b
         raw = draw(st.binary(min_size=2 * n * dim, max_size=2 * n * dim))
         x = _bytes_tensor(raw, (n, dim), 2) / 65536 * 6 - 3
     if n >= 2 and not distant and draw(st.booleans()):
-        src = draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n))
-        dup = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        src = [v % n for v in byte_values(draw, n)]
+        dup = [v % 2 == 1 for v in byte_values(draw, n)]
         x = torch.stack([x[s] if d else x[i] for i, (s, d) in enumerate(zip(src, dup))])
     if unit:
         norms = x.norm(dim=1, keepdim=True)
