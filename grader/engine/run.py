@@ -44,8 +44,9 @@ from grader.engine.model import (
 from grader.sandbox import codec
 
 _reference_seconds: dict[str, float] = {}
-BATCH = 25  # examples per worker round trip while screening
+BATCH = 25  # at most this many examples per worker round trip while screening
 SHRINK_CALLS = 60  # calls a failing rule's re-run may spend shrinking, after its first failure
+SHRINK_CRASH_CALLS = 4  # the same when the function raised: the screening's first crash is usually small already
 
 
 def reference_seconds(exercise: Exercise) -> float:
@@ -112,7 +113,9 @@ class ExerciseRun:
         self.cache: dict[tuple, Reply | Exception] = {}
         self.expected: dict[bytes, Any] = {}
         self.batching = True  # until a batch fails: then one call per round trip, each with its own time limit
+        self.batch_size = 1
         self.witness: dict[str, tuple] = {}  # property -> its first failure while screening
+        self.crash: tuple | None = None  # a shrunk crash on an ordinary input, shared by the rules it fails
         self.hang: str | None = None
         self.substance: dict[bytes, bool | None] = {}
         self.evidence: dict[str, list[int]] = {}  # property -> [telling examples, substantive answers]
@@ -167,9 +170,10 @@ class ExerciseRun:
         drawn = drawing.draw(ex.id, ex.reference, ex.generic, self.seed, max(1, self.examples // 2))
         plain = Property("agreement", 0, "", ex.generic)
         telling = agreeing = 0
+        fetched = 0
         for index, args in enumerate(drawn.examples):
-            if index % BATCH == 0:
-                self._prefetch(drawn, range(index, min(index + BATCH, len(drawn.examples))), [plain])
+            if index >= fetched:
+                fetched = self._prefetch(drawn, index, [plain])
             expected = drawn.expected(index)
             try:
                 reply = self._student(args, plain, expected, drawn.keys[index])
@@ -216,11 +220,12 @@ class ExerciseRun:
         for props in groups.values():
             alive = list(props)
             drawn = drawing.draw(self.exercise.id, self.exercise.reference, props[0].strategy, self.seed, self.examples)
-            for index, args in enumerate(drawn.examples):
+            fetched = 0
+            for index in range(len(drawn.examples)):
                 if not alive:
                     break
-                if index % BATCH == 0:
-                    self._prefetch(drawn, range(index, min(index + BATCH, len(drawn.examples))), alive)
+                if index >= fetched:
+                    fetched = self._prefetch(drawn, index, alive)
                 if not self._screen_one(drawn, index, alive):
                     break
             passing.update(p.name for p in alive)
@@ -250,11 +255,15 @@ class ExerciseRun:
                 self._witness(prop, drawn.keys[index], case)
         return True
 
-    def _prefetch(self, drawn: drawing.Drawn, indices: range, alive: list[Property]) -> None:
-        """Fetch the student's outputs on these examples in one round trip (a cache fill only:
-        if the batch fails, each call is made again alone, with its own time limit)."""
+    def _prefetch(self, drawn: drawing.Drawn, start: int, alive: list[Property]) -> int:
+        """Fetch the student's outputs on the examples from ``start`` in one round trip, and
+        return the index after the last one fetched. A cache fill only: if the batch fails, each
+        call is made again alone, with its own time limit. Batches start at one example and
+        double up to ``BATCH`` while round trips stay short, so a function that fails at once
+        (or takes seconds per call) is not called on examples the screening never reaches."""
         if not self.batching:
-            return
+            return len(drawn.examples)
+        indices = range(start, min(start + self.batch_size, len(drawn.examples)))
         wanted: list[tuple[tuple, list, int | None, Any]] = []
         for index in indices:
             args = drawn.examples[index]
@@ -265,16 +274,21 @@ class ExerciseRun:
                 upstream = prop.upstream(args, drawn.expected(index)) if prop.upstream else None
                 wanted.append((key, args, prop.grad_wrt, upstream))
         if not wanted:
-            return
+            return indices.stop
+        t0 = time.perf_counter()
         try:
             replies = self.caller.call_many(self.exercise.id, [(a, g, u) for _, a, g, u in wanted])
         except Hang:
             self.batching = False
-            return
+            return len(drawn.examples)
+        # Only the batch size (how the work is cut) depends on time, never a result.
+        fast = time.perf_counter() - t0 < 1.0
+        self.batch_size = min(BATCH, 2 * self.batch_size) if fast else max(1, self.batch_size // 2)
         for (key, args, grad_wrt, _), reply in zip(wanted, replies):
             self.cache[key] = reply
             if grad_wrt is None and not isinstance(reply, Exception):
                 self.answers.append((list(args), reply.value))
+        return indices.stop
 
     def _witness(self, prop: Property, content: bytes, case: Case) -> None:
         """Count whether this passing example (its content key) carried a substantive answer."""
@@ -346,13 +360,17 @@ class ExerciseRun:
         it reached is reported (the screening's first failure when it reached none)."""
         state: dict[str, Any] = {"calls": 0}
         self.evidence.pop(prop.name, None)
+        witness = self.witness.get(prop.name)
+        if self.crash is not None and witness is not None and witness[0] == self.crash[0]:
+            return self._failed(prop, *self.crash)  # the same crash, already shrunk for another rule
 
         def test(args):
             if "hang" in state:
                 raise _Stop()
             if "failure" in state:
                 state["calls"] += 1
-                if state["calls"] > SHRINK_CALLS:
+                crashed = state["failure"][3] is None and state["failure"][0].startswith("your function ")
+                if state["calls"] > (SHRINK_CRASH_CALLS if crashed else SHRINK_CALLS):
                     raise _OutOfBudget()
             content = drawing.key(args)
             expected = self._reference(args, content)
@@ -387,8 +405,10 @@ class ExerciseRun:
             message, args, expected, actual = state["hang"]
             self.hang = message
             return self._failed(prop, f"{message} on this input", args, expected, actual)
-        failure = state.get("failure") or self.witness.get(prop.name)
+        failure = state.get("failure") or witness
         if failure is not None:
+            if not prop.edge and failure[3] is None and failure[0].startswith("your function "):
+                self.crash = failure  # a crash on an ordinary input fails every rule the same way
             return self._failed(prop, *failure)
         return self._passed(prop)
 
