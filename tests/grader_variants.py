@@ -904,7 +904,7 @@ CONFINED = [
     sh_int32, sh_inclusive_lower, sh_inclusive_upper, sh_in_place, sh_crash_without_pairs,
     bh_int32, bh_anchors_without_negatives, bh_self_positive, bh_in_place, bh_crash_empty,
     dw_float64_out, dw_global_max, dw_in_place, dw_crash_empty,
-    biou_float64, biou_unguarded, biou_asymmetric, biou_in_place, biou_crash_empty,
+    biou_float64, biou_unguarded, biou_asymmetric, biou_eps, biou_in_place, biou_crash_empty,
     nms_int32, nms_sorted_by_index, nms_ties_to_larger_index, nms_inclusive, nms_in_place, nms_crash_small,
     sel_int32, sel_visiting_order, sel_ties_to_larger_index, sel_in_place, sel_crash_without_candidates,
     loss_float64, loss_ignores_only_out_of_range, loss_leaks_gradient, loss_double_gradient,

@@ -91,7 +91,7 @@ def test_every_mutant_is_classified():
     squared=False, or only without NMS); a new mutant must be placed."""
     rest = {f.__name__ for muts in V.MUTANTS.values() for f in muts} - {f.__name__ for f in V.DIFFERENT + V.CONFINED}
     assert rest == {
-        "pd_diag", "pd_ignores_squared", "sh_self_pairs", "dw_no_cutoff_clamp", "biou_eps",
+        "pd_diag", "pd_ignores_squared", "sh_self_pairs", "dw_no_cutoff_clamp",
         "biou_no_clamp", "nms_suppressed_suppress", "sel_ignores_valid", "sel_topk_then_nms", "sel_no_nms",
         "sel_nms_across_images", "loss_per_batch",
     }
@@ -209,3 +209,12 @@ def test_scale_selection_is_compared_image_by_image():
     wrong = torch.tensor([0, 2, 4, 5])  # image 0: RoI 1 outranks the selected RoI 2
     message = ohem_select.SCALE_AGREEMENT(args, wrong, ref)
     assert message and "image 0: selected [0, 2], the reference selects [0, 1]" in message
+
+
+def test_values_agree_within_a_relative_tolerance_but_never_as_nan():
+    from grader.suites._common import AGREE_RTOL, agree_close
+
+    want = torch.tensor([0.0, 1.0, 1000.0], dtype=torch.float64)
+    assert bool(agree_close(want * (1 + AGREE_RTOL / 2), want).all())  # e.g. a float32 step inside
+    assert not bool(agree_close(want + 1e-3, want)[0])
+    assert not bool(agree_close(torch.tensor([float("nan")] * 3), want).any())

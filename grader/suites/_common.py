@@ -155,6 +155,20 @@ def square_summary_structure(summary: Any) -> str | None:
     return None if summary.get("shape") == [SIZE, SIZE] else f"expected shape ({SIZE}, {SIZE})"
 
 
+# Agreement asks whether an answer computes the same quantity as the reference, not whether it
+# is exact to the last bits (the rules judge that): values also agree within this relative
+# tolerance, so e.g. a float32 step inside a float64 answer or an ``eps`` in a denominator
+# costs the accuracy rule, not the whole exercise.
+AGREE_RTOL = 1e-5
+
+
+def agree_close(got: torch.Tensor, want: torch.Tensor, tol: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Element-wise: ``got`` within ``tol`` or within AGREE_RTOL (relative, at least 1e-12) of
+    ``want`` (float64 comparisons; NaN never agrees)."""
+    got, want = got.detach().cpu().double(), want.detach().cpu().double()
+    return (got - want).abs() <= torch.as_tensor(tol, dtype=torch.float64) + AGREE_RTOL * want.abs() + 1e-12
+
+
 def agrees(check, telling=lambda case: True):
     """An ``agreement`` function from a check: ``None`` where ``telling(case)`` is false (the
     example cannot tell), else whether ``check`` finds nothing wrong. An answer the check
