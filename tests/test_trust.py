@@ -10,15 +10,16 @@ shape-correct stub does not.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 import pytest
 import torch
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from grader.engine import Case
+from grader.engine import Case, ExerciseRun, LocalCaller
 from grader.sandbox import scale
-from grader.suites.registry import EXERCISE_IDS
+from grader.suites.registry import EXERCISE_IDS, REGISTRY
 
 from . import grader_variants as V
 
@@ -218,3 +219,19 @@ def test_values_agree_within_a_relative_tolerance_but_never_as_nan():
     assert bool(agree_close(want * (1 + AGREE_RTOL / 2), want).all())  # e.g. a float32 step inside
     assert not bool(agree_close(want + 1e-3, want)[0])
     assert not bool(agree_close(torch.tensor([float("nan")] * 3), want).any())
+
+
+# ------------------------------------------------------------------------------ graded
+def graded(exercise_id: str, fn) -> float:
+    """Points of ``fn`` graded in-process at EXAMPLES examples, without the speed point (which
+    needs half of the other points: a trivial answer never reaches it)."""
+    exercise = REGISTRY[exercise_id]
+    rules = dataclasses.replace(exercise, properties=tuple(p for p in exercise.properties if not p.scale))
+    torch.set_num_threads(1)
+    return ExerciseRun(rules, LocalCaller({exercise_id: fn}), examples=EXAMPLES, shrink=False).run().score
+
+
+@pytest.mark.parametrize("exercise_id, fn", _cases(V.TRIVIAL), ids=lambda v: getattr(v, "__name__", v))
+def test_trivial_answers_earn_at_most_one_point(exercise_id, fn):
+    """Issue #20: at most 1 point per exercise, so at most 8 of 80 in all."""
+    assert graded(exercise_id, fn) <= 1.0

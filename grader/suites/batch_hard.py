@@ -164,6 +164,9 @@ EXERCISE = Exercise(
     structure=triplet_summary_structure,
     ordinary=mining_ordinary,
     substantive=triplets_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("returns_index_tensors", 1, "Returns three 1-D int64 tensors of equal length on the input's device.", inputs, strict_triplet_structure),
         Property("usable_anchors", 1.5, "One triplet per anchor with a positive and a negative, in increasing order.", inputs, usable_anchors),

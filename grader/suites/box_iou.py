@@ -269,6 +269,9 @@ EXERCISE = Exercise(
     structure=_structure,
     ordinary=lambda args: args[0].shape[0] >= 1 and args[1].shape[0] >= 1,
     substantive=_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("shape_dtype_device", 1, "An [N, M] tensor in the IoU dtype (float32 for integer boxes) on the inputs' device.", inputs, shape_dtype_device),
         Property("accurate", 2, "Each IoU matches a float64 computation up to rounding.", inputs, accurate),

@@ -196,6 +196,9 @@ EXERCISE = Exercise(
     structure=square_summary_structure,
     ordinary=lambda args: args[0].shape[0] >= 2 and bool(neg_mask(args[1]).any()),
     substantive=_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("shape_dtype_device", 1, "A [B, B] tensor in dist's dtype on dist's device.", inputs, shape_dtype_device),
         Property("zero_for_non_negatives", 1, "Weight 0 for same-label entries and the diagonal.", inputs, zero_for_non_negatives),

@@ -334,6 +334,9 @@ EXERCISE = Exercise(
     structure=index_summary_structure,
     ordinary=lambda args: args[0].shape[0] >= 2,
     substantive=_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("returns_index_tensor", 1, "A 1-D int64 tensor of distinct box indices on the inputs' device.", inputs, returns_index_tensor),
         Property("visiting_order", 1.5, "Kept boxes in visiting order: score descending, equal scores by increasing index.", inputs, visiting_order),

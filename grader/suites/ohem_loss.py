@@ -316,6 +316,9 @@ EXERCISE = Exercise(
     structure=_structure,
     ordinary=ordinary,
     substantive=_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         _grad_property("returns_scalar", 1, "A 0-d tensor in logits' dtype on logits' device.", returns_scalar),
         _grad_property("mean_over_selected", 1.5, "The loss is the mean cross-entropy over the RoIs ohem_select picks by their own loss.", mean_over_selected),

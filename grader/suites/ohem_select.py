@@ -347,6 +347,9 @@ EXERCISE = Exercise(
     structure=index_summary_structure,
     ordinary=ordinary,
     substantive=_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("returns_index_tensor", 1, "A 1-D int64 tensor of distinct RoI indices on the inputs' device.", inputs, returns_index_tensor),
         Property("sorted_increasing", 0.5, "The selected indices come in increasing order.", inputs, sorted_increasing),

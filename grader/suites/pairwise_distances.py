@@ -246,6 +246,9 @@ EXERCISE = Exercise(
     structure=square_summary_structure,
     ordinary=lambda args: args[0].shape[0] >= 2,
     substantive=_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("shape_dtype_device", 1, "A [B, B] tensor in the input's dtype on the input's device.", either, shape_dtype_device),
         Property("zero_diagonal", 1, "Exactly 0 on the diagonal.", either, zero_diagonal),

@@ -245,6 +245,9 @@ EXERCISE = Exercise(
     structure=triplet_summary_structure,
     ordinary=mining_ordinary,
     substantive=triplets_substantive,
+    generic=GENERIC,
+    agreement=AGREEMENT,
+    scale_agreement=SCALE_AGREEMENT,
     properties=(
         Property("returns_index_tensors", 0.5, "Returns three 1-D int64 tensors of equal length on the input's device.", inputs, _structure),
         Property("only_negatives", 1, "Only negatives (a different label from the anchor) are chosen.", inputs, only_negatives),
