@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
-from grader.reports.feedback import diagnosis_text
+from grader.reports.feedback import counterexample_sections, diagnosis_text
 from grader.suites.registry import REGISTRY
 
 
@@ -28,9 +28,15 @@ def render(result: ExerciseResult) -> str:
         mark = "PASS" if p.passed else "FAIL"
         lines.append(f"  [{mark}] {p.name.ljust(width)}  {p.score:g}/{p.max_score:g}")
     descriptions = {p.name: p.description for p in exercise.properties}
+    shown: dict[str, str] = {}  # one block per root cause: the same message and counterexample
     for p in result.properties:
         if p.passed:
             continue
+        cause = json.dumps([p.message, p.counterexample], sort_keys=True, default=str)
+        if cause in shown:
+            lines += ["", f"{p.name}: {descriptions.get(p.name, '')}", f"  the same failure as {shown[cause]} (above)"]
+            continue
+        shown[cause] = p.name
         lines += ["", f"{p.name}: {descriptions.get(p.name, '')}", f"  {p.message}"]
         known = diagnosis_text(p.as_dict())
         if known:
@@ -39,8 +45,12 @@ def render(result: ExerciseResult) -> str:
             lines.append("  minimal counterexample:")
             for name, value in p.counterexample["inputs"].items():
                 lines.append(f"    {name} = {_short(value)}")
-            lines.append(f"  expected: {_short(p.counterexample['expected'])}")
-            lines.append(f"  actual:   {_short(p.counterexample['actual'])}")
+            for key, label, value in counterexample_sections(p.counterexample):
+                if key == "inputs_after":
+                    lines.append(f"  {label.lower()}:")
+                    lines += [f"    {name} = {_short(v)}" for name, v in value.items()]
+                elif key != "inputs":
+                    lines.append(f"  {label.lower()}: {_short(value)}")
     return "\n".join(lines)
 
 

@@ -212,7 +212,7 @@ def test_quiz_items_with_distractor_counts(tmp_path, monkeypatch):
         shown = [q for d in docs for q in d["quiz"]["details"] if q["id"] == r["item"]]
         assert int(r["n"]) == len(shown)
         assert float(r["difficulty"]) == pytest.approx(np.mean([q["chosen"] == q["answer"] for q in shown]), abs=1e-6)
-        assert sum(int(x.rsplit("=", 1)[1]) for x in r["options"].split("; ")) == len(shown)
+        assert sum(json.loads(r["options"]).values()) == len(shown)
     page = (out / class_report.REPORT).read_text()
     assert "8 graded quizzes" in page and page.count("<tr data-item='quiz/") == len(rows)
 

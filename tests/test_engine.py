@@ -129,3 +129,33 @@ def test_the_scale_output_is_compared_with_the_reference():
     stub = lambda embeddings, squared=False: torch.zeros(len(embeddings), len(embeddings))  # noqa: E731
     wrong = ExerciseRun(scale_only, LocalCaller({"pairwise_distances": stub})).run()
     assert wrong.score == 0.0 and "not the reference's: distances differ" in wrong.properties[0].message
+
+
+def _failing(exercise_id, fn, prop_name):
+    from .test_grader_suites import run
+
+    result = run(exercise_id, fn)
+    return next(p for p in result.properties if p.name == prop_name)
+
+
+def test_a_gradient_rule_shows_both_gradients():
+    from .grader_variants import pd_naive_sqrt
+
+    prop = _failing("pairwise_distances", pd_naive_sqrt, "finite_gradient")
+    cx = prop.counterexample
+    assert {"expected_gradient", "actual_gradient"} <= set(cx)
+    assert "nan" in str(cx["actual_gradient"]["value"]) and "nan" not in str(cx["expected_gradient"]["value"])
+
+
+def test_an_in_place_rule_shows_the_inputs_as_the_call_left_them():
+    from .grader_variants import nms_in_place
+
+    prop = _failing("nms", nms_in_place, "inputs_unchanged")
+    after = prop.counterexample["inputs_after"]
+    assert set(after) <= {"boxes", "scores"} and after
+    name = next(iter(after))
+    assert after[name] != prop.counterexample["inputs"][name]
+    from grader.selfcheck import render
+
+    text = render(ExerciseRun(REGISTRY["nms"], LocalCaller({"nms": nms_in_place}), examples=30).run())
+    assert "your inputs after the call (modified in place):" in text

@@ -156,7 +156,7 @@ def test_a_wrong_submission_shows_the_rule_and_the_counterexample(archive, tmp_p
     failed = {t["name"]: t for t in results["tests"] if t["status"] == "failed"}
     positive = failed["batch_hard: positive_is_positive"]
     assert positive["score"] == 0 and "**Failed:**" in positive["output"]
-    assert "Minimal counterexample" in positive["output"] and "**Expected** (reference)" in positive["output"]
+    assert "Minimal counterexample" in positive["output"] and "**Expected (reference)**" in positive["output"]
     assert "no function named distance_weights" in failed["distance_weights: shape_dtype_device"]["output"]
 
 

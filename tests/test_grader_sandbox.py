@@ -102,6 +102,9 @@ def test_sample_class_grades_and_files(tmp_path):
         assert student in html
     ben = (out / "feedback" / "ben.html").read_text()
     assert "upper_bound_strict" in ben and "Minimal counterexample" in ben and "Expected (reference)" in ben
+    # Counterexamples about the rule, through the worker: gradients, and inputs as the call left them.
+    assert "Your gradient" in (out / "feedback" / "cat.html").read_text()
+    assert "Your inputs after the call (modified in place)" in (out / "feedback" / "gus.html").read_text()
     # The class report: its numbers against the results files, and the README's figures of it fresh.
     assert_report_numbers(out)
     figures = ROOT / "docs" / "class-report"

@@ -109,6 +109,7 @@ class Reply:
     value: Any = None
     mutated: tuple[int, ...] = ()
     grad: Any = None
+    after: dict[int, Any] = field(default_factory=dict)  # a modified input's value after the call (small ones)
 
 
 @dataclass

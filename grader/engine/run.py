@@ -46,7 +46,7 @@ from grader.sandbox import codec
 _reference_seconds: dict[str, float] = {}
 BATCH = 25  # at most this many examples per worker round trip while screening
 SHRINK_CALLS = 60  # calls a failing rule's re-run may spend shrinking, after its first failure
-SHRINK_CRASH_CALLS = 4  # the same when the function raised: the screening's first crash is usually small already
+SHRINK_CRASH_CALLS = 12  # the same when the function raised: the screening's first crash is usually small already
 
 
 def reference_seconds(exercise: Exercise) -> float:
@@ -67,6 +67,21 @@ def reference_seconds(exercise: Exercise) -> float:
             torch.set_num_threads(threads)
         _reference_seconds[exercise.id] = min(times)
     return _reference_seconds[exercise.id]
+
+
+def reference_gradient(exercise: Exercise, args: list, prop: Property, expected: Any) -> torch.Tensor | None:
+    """d(sum(reference(args) * upstream)) / d(args[prop.grad_wrt]), as the student's gradient is
+    asked for (None when the reference's output cannot be differentiated there)."""
+    try:
+        x = args[prop.grad_wrt].detach().clone().requires_grad_(True)
+        inputs = list(args)
+        inputs[prop.grad_wrt] = x
+        out = exercise.reference(*inputs)
+        upstream = prop.upstream(args, expected) if prop.upstream else torch.ones_like(out)
+        (grad,) = torch.autograd.grad(out, x, upstream.to(out.dtype), allow_unused=True)
+        return torch.zeros_like(x) if grad is None else grad.detach()
+    except Exception:  # noqa: BLE001 - e.g. an empty output: there is nothing to show
+        return None
 
 
 _scale_reference: dict[tuple[str, int], tuple[list, Any]] = {}
@@ -241,7 +256,7 @@ class ExerciseRun:
             except StudentError as exc:
                 if prop.edge or self.exercise.ordinary(args):
                     alive.remove(prop)
-                    self.witness.setdefault(prop.name, (f"your function {exc}", args, expected, None))
+                    self.witness.setdefault(prop.name, (f"your function {exc}", args, expected, None, None))
                 continue
             except Hang:
                 alive.clear()
@@ -250,7 +265,7 @@ class ExerciseRun:
             message = self._judge(prop, case)
             if message:
                 alive.remove(prop)
-                self.witness.setdefault(prop.name, (message, args, expected, reply.value))
+                self.witness.setdefault(prop.name, (message, args, expected, reply.value, reply))
             else:
                 self._witness(prop, drawn.keys[index], case)
         return True
@@ -379,15 +394,15 @@ class ExerciseRun:
             except StudentError as exc:
                 if not (prop.edge or self.exercise.ordinary(args)):
                     return  # crashing on an edge case costs the edge-case property only
-                state["failure"] = (f"your function {exc}", args, expected, None)
+                state["failure"] = (f"your function {exc}", args, expected, None, None)
                 raise _Stop() from None
             except Hang as exc:
-                state.setdefault("hang", (str(exc), args, expected, None))
+                state.setdefault("hang", (str(exc), args, expected, None, None))
                 raise _Stop() from None
             case = Case(args, reply.value, expected, reply.mutated, reply.grad, self.caller.device)
             message = self._judge(prop, case)
             if message:
-                state["failure"] = (message, args, expected, reply.value)
+                state["failure"] = (message, args, expected, reply.value, reply)
                 raise _Stop()
             self._witness(prop, content, case)
 
@@ -402,7 +417,7 @@ class ExerciseRun:
                 if "hang" not in state and "failure" not in state and prop.name not in self.witness:
                     return self._failed(prop, f"could not be checked: {type(exc).__name__}: {exc}", None, None, None)
         if "hang" in state:
-            message, args, expected, actual = state["hang"]
+            message, args, expected, actual, _ = state["hang"]
             self.hang = message
             return self._failed(prop, f"{message} on this input", args, expected, actual)
         failure = state.get("failure") or witness
@@ -412,7 +427,7 @@ class ExerciseRun:
             return self._failed(prop, *failure)
         return self._passed(prop)
 
-    def _failed(self, prop: Property, message: str, args, expected, actual) -> PropertyResult:
+    def _failed(self, prop: Property, message: str, args, expected, actual, reply: Reply | None = None) -> PropertyResult:
         counterexample = None
         if args is not None:
             self.failures.append(misconceptions.Failure(prop.name, list(args), expected, actual))
@@ -421,7 +436,24 @@ class ExerciseRun:
                 "expected": codec.to_jsonable(expected),
                 "actual": codec.to_jsonable(actual),
             }
+            counterexample.update(self._about_the_rule(prop, args, expected, reply))
         return PropertyResult(prop.name, 0.0, float(prop.points), False, message, counterexample)
+
+    def _about_the_rule(self, prop: Property, args: list, expected: Any, reply: Reply | None) -> dict:
+        """What a gradient or in-place rule is about, next to the outputs: the reference's and the
+        student's gradients, and the inputs the student's call modified, as they were left."""
+        out: dict[str, Any] = {}
+        if reply is None:
+            return out
+        if prop.grad_wrt is not None and isinstance(reply.grad, torch.Tensor):
+            want = reference_gradient(self.exercise, args, prop, expected)
+            if want is not None:
+                out["expected_gradient"] = codec.to_jsonable(want)
+            out["actual_gradient"] = codec.to_jsonable(reply.grad)
+        if reply.mutated and prop.name == "inputs_unchanged":
+            names = self.exercise.params
+            out["inputs_after"] = {names[i]: codec.to_jsonable(v) for i, v in sorted(reply.after.items()) if i < len(names)}
+        return out
 
     def _scale_gated(self, prop: Property, earned: float) -> PropertyResult:
         others = sum(p.points for p in self.exercise.properties if not p.scale)

@@ -483,7 +483,7 @@ def results_document(doc: dict[str, Any], exercises: tuple[str, ...], quiz: bool
 
 
 def _property_output(p: dict[str, Any], rule: str, hidden: bool) -> str:
-    from grader.reports.feedback import _pretty, diagnosis_text
+    from grader.reports.feedback import _pretty, counterexample_sections, diagnosis_text
 
     parts = [f"**Rule:** {_md(rule)}" if rule else ""]
     parts.append("Passed." if p["passed"] else f"**Failed:** {_md(p['message'])}")
@@ -492,9 +492,7 @@ def _property_output(p: dict[str, Any], rule: str, hidden: bool) -> str:
         parts.append(f"**{_md(known)}**")
     cx = p.get("counterexample")
     if cx and not p["passed"]:
-        parts.append("**Minimal counterexample** (inputs):\n\n" + _block(_pretty(cx.get("inputs"))))
-        parts.append("**Expected** (reference):\n\n" + _block(_pretty(cx.get("expected"))))
-        parts.append("**Actual** (yours):\n\n" + _block(_pretty(cx.get("actual"))))
+        parts += [f"**{label}**:\n\n" + _block(_pretty(value)) for _, label, value in counterexample_sections(cx)]
     if hidden:
         parts.append("_This is a hidden property: how it is checked is not shown._")
     return "\n\n".join(x for x in parts if x)

@@ -172,7 +172,7 @@ def item_csv(stats: class_stats.ClassStats, quiz_rows: list[dict[str, Any]]) -> 
                     "yes" if p.flagged else "no", p.failed, ""])
     for q in quiz_rows:
         wrong = q["n"] - round(q["n"] * q["difficulty"]) if q["n"] else 0
-        options = "; ".join(f"{name}={count}" for name, count in q["options"].items())
+        options = json.dumps(q["options"], ensure_ascii=False)  # option texts may hold any character
         w.writerow(["quiz", "quiz", q["id"], 1, q["n"], _fx(q["difficulty"]), _fx(q["discrimination"]),
                     "yes" if q["flagged"] else "no", wrong, options])
     return out.getvalue()
@@ -199,7 +199,9 @@ def _counterexample(cx: Any) -> str:
     if not isinstance(cx, dict):
         return f"<pre>{e(_clip(class_stats.canonical(cx)))}</pre>"
     parts = []
-    labels = {"inputs": "Inputs", "expected": "Expected (reference)", "actual": "Actual (student)"}
+    labels = {"inputs": "Inputs", "expected": "Expected (reference)", "actual": "Actual (student)",
+              "expected_gradient": "Expected gradient (reference)", "actual_gradient": "Student's gradient",
+              "inputs_after": "Inputs after the student's call"}
     for key in [k for k in labels if k in cx] + sorted(k for k in cx if k not in labels):
         try:
             text = _pretty(cx[key])

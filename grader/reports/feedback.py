@@ -29,6 +29,23 @@ def diagnosis_text(prop: dict[str, Any]) -> str | None:
     return f"Known mistake: {d.get('title', d.get('name', ''))}. {d.get('hint', '')}".strip()
 
 
+# The parts of a counterexample, in the order every report shows them, with their labels.
+SECTIONS = (
+    ("inputs", "Minimal counterexample (inputs)"),
+    ("expected", "Expected (reference)"),
+    ("actual", "Actual (yours)"),
+    ("expected_gradient", "Expected gradient (reference)"),
+    ("actual_gradient", "Your gradient"),
+    ("inputs_after", "Your inputs after the call (modified in place)"),
+)
+
+
+def counterexample_sections(cx: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """``(key, label, value)`` for each part a counterexample has: the inputs and outputs, and
+    what its rule is about when that is something else (gradients, inputs modified in place)."""
+    return [(key, label, cx[key]) for key, label in SECTIONS if key in cx]
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -78,10 +95,8 @@ def feedback_html(doc: dict[str, Any]) -> str:
                 parts.append(f"<p class='fail'>{e(known)}</p>")
             cx = p.get("counterexample")
             if cx:
-                parts.append("<p>Minimal counterexample (inputs):</p>")
-                parts.append(f"<pre>{e(_pretty(cx.get('inputs')))}</pre>")
-                parts.append(f"<p>Expected (reference):</p><pre>{e(_pretty(cx.get('expected')))}</pre>")
-                parts.append(f"<p>Actual (yours):</p><pre>{e(_pretty(cx.get('actual')))}</pre>")
+                for _, label, value in counterexample_sections(cx):
+                    parts.append(f"<p>{e(label)}:</p><pre>{e(_pretty(value))}</pre>")
             if prop is not None and prop.visibility == "visible" and prop.check is not None:
                 source = _source(prop.check)
                 if source:

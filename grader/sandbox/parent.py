@@ -107,6 +107,9 @@ def malformed(op: str | None, reply: dict, expected_items: int = 0) -> str | Non
         mutated = reply.get("mutated", [])
         if not (isinstance(mutated, list) and len(mutated) <= 64 and all(type(i) is int for i in mutated)):
             return "a malformed list of mutated inputs"
+        after = reply.get("after", {})
+        if not (isinstance(after, dict) and len(after) <= 64 and all(isinstance(k, str) and k.isdigit() for k in after)):
+            return "a malformed set of modified inputs"
         return None if "value" in reply else "no value"
     if op == "calls":
         replies = reply.get("replies")
