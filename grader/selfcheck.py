@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import types
 import io
 import json
 import signal
@@ -130,7 +131,26 @@ def check(exercise_id: str, fn: Callable, device: str | None = None, examples: i
     with contextlib.redirect_stderr(io.StringIO()):
         result = ExerciseRun(REGISTRY[exercise_id], caller, examples).run()
     print(render(result))
+    if uses_reference(fn):
+        print(REFERENCE_WARNING)
     return result.score
+
+
+REFERENCE_WARNING = ("warning: this function uses the course's reference implementation (the `solutions` "
+                     "package). `hnm grade` runs your code where `solutions` cannot be imported, so there it "
+                     "scores 0: write the function yourself.")
+
+
+def uses_reference(fn: Callable) -> bool:
+    """Whether ``fn`` is, or reaches through its globals, code from the ``solutions`` package."""
+    def from_solutions(value) -> bool:
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        return isinstance(name, str) and (name == "solutions" or name.startswith("solutions."))
+
+    if from_solutions(fn):
+        return True
+    return any(from_solutions(v) for v in getattr(fn, "__globals__", {}).values()
+               if isinstance(v, types.ModuleType) or callable(v))
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -97,3 +97,20 @@ def test_degenerate_answers_earn_nothing(exercise_id):
 
     result = Run(REGISTRY[exercise_id], LocalCaller({exercise_id: DEGENERATE[exercise_id]})).run()
     assert result.score == 0.0, {p.name: p.message for p in result.properties if p.passed}
+
+
+def test_the_self_check_warns_when_the_answer_is_the_reference(capsys):
+    import grader
+    import solutions
+
+    grader.check("batch_hard", solutions.batch_hard, examples=10)
+    assert "uses the course's reference implementation" in capsys.readouterr().out
+
+    notebook: dict = {}  # as in a notebook cell: the import is a global of the answer
+    exec("import solutions\ndef batch_hard(dist, labels):\n    return solutions.batch_hard(dist, labels)\n", notebook)
+    grader.check("batch_hard", notebook["batch_hard"], examples=10)
+    assert "uses the course's reference implementation" in capsys.readouterr().out
+    own = {"impl": CORRECT["batch_hard"][1]}  # (a loop version) a student's own code (written elsewhere) raises no warning
+    exec("def batch_hard(dist, labels):\n    return impl(dist, labels)\n", own)
+    grader.check("batch_hard", own["batch_hard"], examples=10)
+    assert "reference implementation" not in capsys.readouterr().out
