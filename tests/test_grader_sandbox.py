@@ -27,29 +27,54 @@ HNM = [sys.executable, "-m", "grader.cli"]
 pytestmark = pytest.mark.xdist_group("classruns")
 
 
-def grade_file(path: Path, examples: int = 25) -> dict:
-    return grading.grade(submissions.single(path), examples=examples)
+def _sleepers() -> set[str]:
+    return set(subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split())
 
 
-@pytest.mark.parametrize("cheat", sorted(p.name for p in CHEATS.glob("*.py")))
-def test_cheats_earn_nothing(cheat):
-    doc = grade_file(CHEATS / cheat)
+@pytest.fixture(scope="module")
+def crowd(tmp_path_factory):
+    """Every cheat and an honest student (ada) graded in one class run, and ada alone: the cheats'
+    results, ada's files both ways, and the processes named "sleep 600" before and after."""
+    tmp = tmp_path_factory.mktemp("crowd")
+    alone, crowd = tmp / "alone", tmp / "crowd"
+    alone.mkdir()
+    shutil.copy(SAMPLES / "ada.py", alone / "ada.py")
+    shutil.copytree(CHEATS, crowd)
+    shutil.copy(SAMPLES / "ada.py", crowd / "ada.py")
+    before = _sleepers()
+    classrun.run(alone, tmp / "out1", workers=1, device="cpu", resume=False, examples=25)
+    docs = classrun.run(crowd, tmp / "out2", workers=2, device="cpu", resume=False, examples=25)
+    return {"docs": {d["student"]: d for d in docs}, "out1": tmp / "out1", "out2": tmp / "out2",
+            "before": before, "after": _sleepers()}
+
+
+@pytest.mark.parametrize("cheat", sorted(p.stem for p in CHEATS.glob("*.py")))
+def test_cheats_earn_nothing(crowd, cheat):
+    doc = crowd["docs"][cheat]
     earned = {e: x["score"] for e, x in doc["exercises"].items() if x["score"]}
     assert doc["total"] == 0.0, earned
 
 
-def test_a_crash_or_hang_costs_only_that_exercise():
-    fay = grade_file(SAMPLES / "fay.py")
+@pytest.fixture(scope="module")
+def sample_class(tmp_path_factory):
+    """The bundled sample class graded as `make demo` grades it (100 examples, two workers)."""
+    out = tmp_path_factory.mktemp("samples") / "out"
+    docs = classrun.run(SAMPLES, out, workers=2, device="cpu", resume=False, examples=100)
+    return {"docs": docs, "out": out, "by_student": {d["student"]: d for d in docs}}
+
+
+def test_a_crash_or_hang_costs_only_that_exercise(sample_class):
+    fay = sample_class["by_student"]["fay"]
     assert fay["exercises"]["batch_hard"]["score"] == 10.0
     assert "died (exit status 3)" in fay["exercises"]["semi_hard_negatives"]["message"]
-    gus = grade_file(SAMPLES / "gus.py")
+    gus = sample_class["by_student"]["gus"]
     assert gus["exercises"]["pairwise_distances"]["score"] == 10.0
     assert gus["exercises"]["batch_hard"]["score"] == 0.0
     assert "did not finish within its time limit" in gus["exercises"]["batch_hard"]["message"]
 
 
-def test_loop_version_loses_only_the_scale_property():
-    doc = grade_file(SAMPLES / "hal.py")
+def test_loop_version_loses_only_the_scale_property(sample_class):
+    doc = sample_class["by_student"]["hal"]
     failed = [p["name"] for p in doc["exercises"]["semi_hard_negatives"]["properties"] if not p["passed"]]
     assert failed == ["scale"]
     assert "too slow" in doc["exercises"]["semi_hard_negatives"]["properties"][-1]["message"]
@@ -75,9 +100,8 @@ EXPECTED_DIAGNOSES = {
 }
 
 
-def test_sample_class_grades_and_files(tmp_path):
-    out = tmp_path / "out"
-    docs = classrun.run(SAMPLES, out, workers=2, device="cpu", resume=False, examples=100)
+def test_sample_class_grades_and_files(sample_class):
+    out, docs = sample_class["out"], sample_class["docs"]
     assert {d["student"]: d["total"] for d in docs} == EXPECTED_TOTALS
     by_student = {d["student"]: d for d in docs}
     assert all(x["score"] == x["max_score"] for x in by_student["ada"]["exercises"].values())
@@ -219,28 +243,16 @@ def test_cli_grade_check_and_errors(tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
-def test_other_students_get_exactly_their_own_scores(tmp_path):
+def test_other_students_get_exactly_their_own_scores(crowd):
     """Cheats and crashes in the same run change nothing for an honest student."""
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    shutil.copy(SAMPLES / "ada.py", alone / "ada.py")
-    crowd = tmp_path / "crowd"
-    shutil.copytree(CHEATS, crowd)
-    shutil.copy(SAMPLES / "ada.py", crowd / "ada.py")
-    classrun.run(alone, tmp_path / "out1", workers=1, device="cpu", resume=False, examples=25)
-    docs = classrun.run(crowd, tmp_path / "out2", workers=2, device="cpu", resume=False, examples=25)
-    assert (tmp_path / "out1" / "results" / "ada.json").read_bytes() == (tmp_path / "out2" / "results" / "ada.json").read_bytes()
-    assert all(d["total"] == 0.0 for d in docs if d["student"] != "ada")
+    assert (crowd["out1"] / "results" / "ada.json").read_bytes() == (crowd["out2"] / "results" / "ada.json").read_bytes()
+    assert crowd["docs"]["ada"]["total"] == 80.0
 
 
-def test_no_process_outlives_its_worker():
-    import os
-
-    before = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split()
-    grade_file(CHEATS / "resource_bombs.py", examples=5)
-    after = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split()
-    assert set(after) <= set(before), "a spawned process survived"
-    assert os.getpid()
+def test_no_process_outlives_its_worker(crowd):
+    """resource_bombs.py starts a detached `sleep 600` in a new session: it dies with its worker."""
+    assert crowd["docs"]["resource_bombs"]["total"] == 0.0
+    assert crowd["after"] <= crowd["before"], "a spawned process survived"
 
 
 def test_the_kernel_confinement_is_what_stops_reference_theft():

@@ -131,3 +131,34 @@ def test_resume_regrades_when_the_secret_changes(tmp_path):
     other = command.run(subs, out, 1, "cpu", True, 2, secret=b"b" * 32)
     assert first[0]["seeded_by"] == again[0]["seeded_by"] == secret.fingerprint(b"a" * 32)
     assert other[0]["seeded_by"] == secret.fingerprint(b"b" * 32)
+
+
+def test_a_table_of_answers_recorded_with_the_public_seed_earns_nothing_under_a_secret():
+    """The replay attack of issue #20: record every input the public seed draws (the grader and the
+    references are public) and answer from a table, with an empty answer for anything else."""
+    import dataclasses
+
+    import torch
+
+    from grader.engine import SEED, ExerciseRun, LocalCaller
+    from grader.engine import examples as drawing
+    from grader.suites.registry import REGISTRY
+
+    exercise = REGISTRY["batch_hard"]
+    rules = dataclasses.replace(exercise, properties=tuple(p for p in exercise.properties if not p.scale))
+    examples = 25
+    table = {}
+    for strategy in {id(s): s for s in [p.strategy for p in rules.properties] + [rules.generic]}.values():
+        count = max(1, examples // 2) if strategy is rules.generic else examples
+        drawn = drawing.draw(rules.id, rules.reference, strategy, SEED, count)
+        table.update({key: drawn.expected(i) for i, key in enumerate(drawn.keys)})
+
+    def batch_hard(dist, labels):
+        empty = torch.zeros(0, dtype=torch.int64)
+        return table.get(drawing.key([dist, labels]), (empty, empty, empty))
+
+    public = ExerciseRun(rules, LocalCaller({"batch_hard": batch_hard}), examples=examples).run().score
+    seed = secret.derive(b"a course secret nobody published", "hypothesis", rules.id, public=SEED)
+    secret_run = ExerciseRun(rules, LocalCaller({"batch_hard": batch_hard}), examples=examples, seed=seed).run()
+    assert public == rules.max_score  # the table is right on every public example...
+    assert secret_run.score == 0.0  # ...and useless on the course's own

@@ -235,3 +235,113 @@ def graded(exercise_id: str, fn) -> float:
 def test_trivial_answers_earn_at_most_one_point(exercise_id, fn):
     """Issue #20: at most 1 point per exercise, so at most 8 of 80 in all."""
     assert graded(exercise_id, fn) <= 1.0
+
+
+# What typical mistakes earn under the policy (issue #20), pinned: exercise -> {variant: points of the 9
+# rule points, at EXAMPLES examples, without the speed point}. Trivial answers and different algorithms
+# earn 0; a slip confined to ties, boundaries, dtypes, gradients or edge inputs keeps its other rules.
+TYPICAL = {
+    'pairwise_distances': {
+        'pd_manhattan': 0.0,  # different
+        'pd_asymmetric': 0.0,  # different
+        'pd_float64': 8.0,  # confined
+        'pd_no_clamp': 7.5,  # confined
+        'pd_identical_apart': 6.5,  # confined
+        'pd_naive_sqrt': 7.5,  # confined
+        'pd_half_gradient': 8.5,  # confined
+        'pd_in_place': 7.0,  # confined
+        'pd_crash_small': 8.5,  # confined
+        'zero_distances': 0.0,  # trivial
+        'pd_ones_apart': 0.0,  # trivial
+        'pd_norm_gap': 0.0,  # trivial
+    },
+    'semi_hard_negatives': {
+        'sh_any_label': 0.0,  # different
+        'sh_farthest_in_window': 0.0,  # different
+        'sh_tfa_fallback': 0.0,  # different
+        'sh_drops_first_pair': 0.0,  # different
+        'sh_int32': 8.5,  # confined
+        'sh_inclusive_lower': 6.5,  # confined
+        'sh_inclusive_upper': 6.5,  # confined
+        'sh_in_place': 8.5,  # confined
+        'sh_crash_without_pairs': 8.5,  # confined
+        'empty_semi_hard': 0.0,  # trivial
+        'sh_one_correct': 0.0,  # trivial
+    },
+    'batch_hard': {
+        'bh_any_negative': 0.0,  # different
+        'bh_easiest_positive': 0.0,  # different
+        'bh_easiest_negative': 0.0,  # different
+        'bh_int32': 8.0,  # confined
+        'bh_anchors_without_negatives': 6.0,  # confined
+        'bh_self_positive': 6.0,  # confined
+        'bh_in_place': 8.5,  # confined
+        'bh_crash_empty': 8.5,  # confined
+        'empty_batch_hard': 0.0,  # trivial
+        'bh_aaa': 0.0,  # trivial
+    },
+    'distance_weights': {
+        'dw_no_label_mask': 0.0,  # different
+        'dw_no_far_cutoff': 0.0,  # different
+        'dw_unnormalised': 0.0,  # different
+        'dw_float64_out': 8.0,  # confined
+        'dw_global_max': 8.0,  # confined
+        'dw_in_place': 8.5,  # confined
+        'dw_crash_empty': 8.5,  # confined
+        'zero_weights': 0.0,  # trivial
+        'dw_uniform': 0.0,  # trivial
+    },
+    'box_iou': {
+        'biou_over_min_area': 0.0,  # different
+        'biou_float64': 8.0,  # confined
+        'biou_unguarded': 3.0,  # confined
+        'biou_asymmetric': 8.0,  # confined
+        'biou_eps': 5.0,  # confined
+        'biou_in_place': 8.5,  # confined
+        'biou_crash_empty': 8.5,  # confined
+        'zero_iou': 0.0,  # trivial
+        'biou_overlap_mask': 0.0,  # trivial
+    },
+    'nms': {
+        'nms_last_kept_only': 0.0,  # different
+        'nms_int32': 8.0,  # confined
+        'nms_sorted_by_index': 6.5,  # confined
+        'nms_ties_to_larger_index': 5.5,  # confined
+        'nms_inclusive': 5.5,  # confined
+        'nms_in_place': 8.5,  # confined
+        'nms_crash_small': 8.5,  # confined
+        'empty_nms': 0.0,  # trivial
+        'nms_top_only': 0.0,  # trivial
+    },
+    'ohem_select': {
+        'sel_easiest': 0.0,  # different
+        'sel_int32': 8.0,  # confined
+        'sel_visiting_order': 8.0,  # confined
+        'sel_ties_to_larger_index': 4.5,  # confined
+        'sel_in_place': 8.5,  # confined
+        'sel_crash_without_candidates': 8.5,  # confined
+        'empty_select': 0.0,  # trivial
+        'sel_one_roi': 0.0,  # trivial
+    },
+    'ohem_loss': {
+        'loss_float64': 8.0,  # confined
+        'loss_ignores_only_out_of_range': 4.5,  # confined
+        'loss_leaks_gradient': 7.5,  # confined
+        'loss_double_gradient': 8.0,  # confined
+        'loss_nan_when_empty': 7.5,  # confined
+        'loss_in_place': 8.5,  # confined
+        'loss_crash_empty': 8.5,  # confined
+        'zero_loss': 0.0,  # trivial
+        'loss_constant': 0.0,  # trivial
+    },
+}
+
+
+@pytest.mark.parametrize("exercise_id", list(TYPICAL))
+def test_the_table_of_typical_mistakes(exercise_id):
+    variants = {f.__name__: f for fs in (*V.MUTANTS.values(), *V.TRIVIAL.values()) for f in fs}
+    got = {name: graded(exercise_id, variants[name]) for name in TYPICAL[exercise_id]}
+    assert got == TYPICAL[exercise_id]
+    confined = [got[f.__name__] for f in V.CONFINED if f.__name__ in got]
+    others = [got[f.__name__] for f in (*V.DIFFERENT, *V.TRIVIAL[exercise_id]) if f.__name__ in got]
+    assert min(confined) > max(others)  # an honest near-miss keeps more than any trivial answer or other algorithm

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.engine.model import AGREE_FULL, AGREE_NONE
 from grader.nbgrader.assignments import ASSIGNMENTS, SETUP, Assignment, Exercise
 from grader.suites.registry import REGISTRY
 
@@ -71,9 +72,14 @@ def rules_box(exercise_id: str) -> str:
             "Each rule is checked on many generated inputs; the first input that breaks it is shrunk to a "
             "minimal counterexample. A function that raises on an edge input loses only `handles_edge_cases`; on "
             "ordinary inputs an exception fails the rule being checked. A rule earns nothing when your answers are "
-            "empty (or all zero) on most inputs where the reference has one. The speed point (`scale`) is judged "
-            "only once half of the other points are earned; it runs your function once on the large input named "
-            "in its rule, so a Python loop over samples or pairs loses that point alone.",
+            "empty (or all zero) on most inputs where the reference has one. **Points only for right answers:** "
+            "before any rule is scored, your function is compared with the reference on generic inputs (random "
+            f"values, no ties or boundaries); every rule's points are multiplied by a factor that is 0 when "
+            f"{AGREE_NONE:.0%} or fewer of your answers agree, full from {AGREE_FULL:.0%}, and linear between "
+            "(so a valid-looking but useless answer earns nothing, while a slip at a boundary or on edge inputs "
+            "costs only its rule). The speed point (`scale`) is judged only once half of the other points are "
+            "earned; it runs your function once on the large input named in its rule, and its output there must "
+            "agree with the reference's, so a Python loop over samples or pairs loses that point alone.",
         ]
     )
 
