@@ -55,7 +55,7 @@ def make_docs(n: int = 24, seed: int = 0) -> list[dict]:
 
 def direct(docs: list[dict]) -> dict[str, tuple[float, float]]:
     """Pass rate and corrected item-total point-biserial of every property, the textbook way: the
-    correlation between passing it and the points on all the other properties."""
+    correlation between its score (a share of its points) and the points on all the other properties."""
     items = [(e, p["name"]) for e, ex in docs[0]["exercises"].items() for p in ex["properties"]]
 
     def prop(d, e, n):
@@ -64,7 +64,8 @@ def direct(docs: list[dict]) -> dict[str, tuple[float, float]]:
     m = np.array([[prop(d, e, n)["score"] for d in docs] for e, n in items])
     out = {}
     for i, (e, n) in enumerate(items):
-        passed = np.array([prop(d, e, n)["passed"] for d in docs], dtype=float)
+        # the item's score as a share of its points: 0 or 1, or a fraction under the agreement gate
+        passed = np.array([prop(d, e, n)["score"] / prop(d, e, n)["max_score"] for d in docs], dtype=float)
         rest = m.sum(axis=0) - m[i]
         r = float(np.corrcoef(passed, rest)[0, 1]) if passed.std() > 0 and rest.std() > 0 else float("nan")
         out[f"{e}/{n}"] = (float(passed.mean()), r)

@@ -31,7 +31,7 @@ def _sleepers() -> set[str]:
     return set(subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # computed once per xdist worker even if modules interleave
 def crowd(tmp_path_factory):
     """Every cheat and an honest student (ada) graded in one class run, and ada alone: the cheats'
     results, ada's files both ways, and the processes named "sleep 600" before and after."""
@@ -55,7 +55,7 @@ def test_cheats_earn_nothing(crowd, cheat):
     assert doc["total"] == 0.0, earned
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sample_class(tmp_path_factory):
     """The bundled sample class graded as `make demo` grades it (100 examples, two workers)."""
     out = tmp_path_factory.mktemp("samples") / "out"
@@ -82,9 +82,9 @@ def test_loop_version_loses_only_the_scale_property(sample_class):
 
 EXPECTED_TOTALS = {
     "ada": 80.0,  # everything right, all eight exercises
-    "ben": 37.0,  # inclusive semi-hard window; "+1 pixel" IoU; NMS suppresses at IoU == threshold
-    "cat": 21.5,  # NaN gradients at coincident points; self as positive; OHEM without valid mask and NMS
-    "dan": 12.5,  # notebook: global-max normalisation underflows; batch-level OHEM loss, NaN when empty
+    "ben": 33.0,  # inclusive semi-hard window; "+1 pixel" IoU (another formula: 0); NMS suppresses at IoU == threshold
+    "cat": 15.5,  # NaN gradients at coincident points; self as positive; OHEM without NMS (0: another selection)
+    "dan": 9.0,  # notebook: global-max normalisation underflows; batch-level OHEM loss, NaN when empty
     "eve": 0.0,  # the stubs
     "fay": 13.0,  # semi-hard kills its worker; IoU NaN for two zero-area boxes (NaN fails every rule it reaches)
     "gus": 16.0,  # batch-hard loops forever; NMS writes -inf into the caller's scores (and so never keeps a box scored -inf)
@@ -95,19 +95,25 @@ EXPECTED_TOTALS = {
 # The known mistakes the feedback names (grader.misconceptions), per student: exercise -> mistake.
 EXPECTED_DIAGNOSES = {
     "ben": {"semi_hard_negatives": "inclusive_upper", "box_iou": "plus_one_pixel", "nms": "inclusive_threshold"},
-    "cat": {"batch_hard": "anchor_as_own_positive"},
+    "cat": {"batch_hard": "anchor_as_own_positive", "ohem_select": "no_nms"},
     "dan": {"distance_weights": "global_max"},
 }
 
 
-def test_sample_class_grades_and_files(sample_class):
+def test_sample_class_grades_and_files(sample_class, tmp_path):
     out, docs = sample_class["out"], sample_class["docs"]
     assert {d["student"]: d["total"] for d in docs} == EXPECTED_TOTALS
     by_student = {d["student"]: d for d in docs}
     assert all(x["score"] == x["max_score"] for x in by_student["ada"]["exercises"].values())
     for exercise in by_student["ada"]["exercises"]:  # every exercise shows someone's typical mistake
-        assert any(0 < d["exercises"][exercise]["score"] < d["exercises"][exercise]["max_score"]
+        assert any(d["exercises"][exercise]["score"] < d["exercises"][exercise]["max_score"]
+                   and "no function named" not in d["exercises"][exercise].get("message", "")
                    for d in docs if d["student"] != "ada"), exercise
+    # ...with partial credit, but where the mistake is another algorithm, which the agreement gate scores 0
+    # (cat's selection without NMS, dan's batch-level OHEM loss)
+    partial = {e for e in by_student["ada"]["exercises"]
+               if any(0 < d["exercises"][e]["score"] < d["exercises"][e]["max_score"] for d in docs)}
+    assert partial == set(by_student["ada"]["exercises"]) - {"ohem_select", "ohem_loss"}
     lines = (out / "grades.csv").read_text().splitlines()
     assert lines[0] == "student,pairwise_distances,semi_hard_negatives,batch_hard,distance_weights,box_iou,nms,ohem_select,ohem_loss,total,max_total"
     assert [line.split(",")[0] for line in lines[1:]] == sorted(EXPECTED_TOTALS)
@@ -150,7 +156,7 @@ def test_grading_is_deterministic_across_runs_and_worker_counts(tmp_path):
     outputs = []
     for run, workers in enumerate((1, 2, 2)):
         out = tmp_path / f"out{run}"
-        classrun.run(subset, out, workers=workers, device="cpu", resume=False, examples=40)
+        classrun.run(subset, out, workers=workers, device="cpu", resume=False, examples=20)
         outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
     assert {"report.html", "item_analysis.csv", "grades.csv", "results/ben.json"} <= set(outputs[0])
     assert outputs[0] == outputs[1] == outputs[2]

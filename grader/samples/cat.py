@@ -1,6 +1,6 @@
 """Sample submission: the naive square root (NaN gradients at coincident points), a
 batch-hard that forgets to exclude the anchor itself from its positives, and an OHEM selection
-that skips the NMS step and forgets the valid mask."""
+that skips the NMS step."""
 import torch
 
 
@@ -23,7 +23,8 @@ def batch_hard(dist, labels):
 
 
 def ohem_select(losses, image_ids, per_image, boxes=None, nms_iou=None, valid=None):
-    order = torch.sort(losses.detach(), descending=True, stable=True).indices
+    candidates = torch.arange(len(losses), device=losses.device) if valid is None else valid.nonzero().flatten()
+    order = candidates[torch.sort(losses.detach()[candidates], descending=True, stable=True).indices]
     order = order[torch.sort(image_ids[order], stable=True).indices]
     ids = image_ids[order]
     first = torch.ones_like(ids, dtype=torch.bool)

@@ -57,7 +57,7 @@ def _library(tmp: Path) -> str:
     return base64.b64encode((tmp / "evil.so").read_bytes()).decode() if built.returncode == 0 else ""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: xdist may interleave other modules, which would tear a module fixture down
 def class_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("adversarial")
     subs, alone, out = tmp / "subs", tmp / "alone", tmp / "out"
