@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
-from grader.reports.feedback import counterexample_sections, diagnosis_text
+from grader.reports.feedback import counterexample_sections, diagnosis_text, python_text
 from grader.suites.registry import REGISTRY
 
 
@@ -56,11 +56,9 @@ def render(result: ExerciseResult) -> str:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, dict) and set(value) == {"dtype", "shape", "value"}:
-        return f"tensor({json.dumps(value['value'])}, dtype={value['dtype']})"
     if isinstance(value, list):
         return "(" + ", ".join(_short(v) for v in value) + ")"
-    return json.dumps(value)
+    return python_text(value)
 
 
 class _Guard:

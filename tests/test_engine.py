@@ -159,3 +159,10 @@ def test_an_in_place_rule_shows_the_inputs_as_the_call_left_them():
 
     text = render(ExerciseRun(REGISTRY["nms"], LocalCaller({"nms": nms_in_place}), examples=30).run())
     assert "your inputs after the call (modified in place):" in text
+
+
+def test_counterexamples_print_python_spellings():
+    from grader.reports.feedback import python_text
+
+    value = {"ok": True, "none": None, "t": {"dtype": "float32", "shape": [2], "value": [1.5, "nan"]}, "s": "nan"}
+    assert python_text(value) == "{'ok': True, 'none': None, 't': tensor([1.5, nan], dtype=float32), 's': 'nan'}"

@@ -5,7 +5,6 @@ is HTML-escaped."""
 from __future__ import annotations
 
 import html
-import json
 import inspect
 from typing import Any
 
@@ -116,12 +115,28 @@ def _source(fn) -> str:
         return ""
 
 
-def _pretty(value: Any) -> str:
-    """Tensors as ``dtype [values]`` on one line each, everything else as JSON."""
+def python_text(value: Any, in_tensor: bool = False) -> str:
+    """A report value (plain JSON data) spelled as Python: ``None``, ``True``, ``'text'``; inside a
+    tensor's values the non-finite numbers (kept as the strings ``'nan'``, ``'inf'``) print bare."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value if in_tensor and value in ("nan", "inf", "-inf") else repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(python_text(v, in_tensor) for v in value) + "]"
     if isinstance(value, dict) and set(value) == {"dtype", "shape", "value"}:
-        return f"tensor({json.dumps(value['value'])}, dtype={value['dtype']})"
+        return f"tensor({python_text(value['value'], True)}, dtype={value['dtype']})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {python_text(v, in_tensor)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _pretty(value: Any) -> str:
+    """Tensors as ``tensor([values], dtype=...)`` on one line each, everything else as Python."""
+    if isinstance(value, dict) and set(value) == {"dtype", "shape", "value"}:
+        return python_text(value)
     if isinstance(value, dict):
         return "\n".join(f"{k} = {_pretty(v)}" for k, v in value.items())
     if isinstance(value, list) and value and all(isinstance(v, dict) and "dtype" in v for v in value):
         return "(" + ", ".join(_pretty(v) for v in value) + ")"
-    return json.dumps(value)
+    return python_text(value)
