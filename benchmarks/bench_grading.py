@@ -21,6 +21,7 @@ Usage: python benchmarks/bench_grading.py [--copies 1] [--workers 2]
 from __future__ import annotations
 
 import argparse
+import inspect
 import statistics
 import subprocess
 import sys
@@ -115,6 +116,7 @@ class Phases:
         original = getattr(owner, name, None)
         if original is None:  # a phase this version of the engine does not have
             return
+        raw = inspect.getattr_static(owner, name)
 
         def timed(*a, **kw):
             t0 = time.perf_counter()
@@ -123,8 +125,9 @@ class Phases:
             finally:
                 self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
 
-        setattr(owner, name, timed)
-        self._undo.append((owner, name, original))
+        static = isinstance(inspect.getattr_static(owner, name), staticmethod)
+        setattr(owner, name, staticmethod(timed) if static else timed)
+        self._undo.append((owner, name, raw))
 
     def __enter__(self):
         from grader.engine import examples as drawing
@@ -142,6 +145,7 @@ class Phases:
         self.wrap(engine_run.ExerciseRun, "_judge", "checks")
         self.wrap(engine_run.ExerciseRun, "_agreement", "agreement (incl. its calls)")
         self.wrap(engine_run.ExerciseRun, "_property", "failing-rule re-runs (incl. calls)")
+        self.wrap(engine_run.ExerciseRun, "_scale_values", "scale output check")
         return self
 
     def __exit__(self, *exc):
@@ -172,6 +176,8 @@ def one_at_a_time(repeats: int, examples: int) -> int:
         cells = [f"{100 * phases.seconds.get(p, 0.0) / cold:.0f}%" for p in PHASE_ORDER]
         print(f"| correct, first of the process (1 run) | {cold:.1f} | {doc['total']:g} | " + " | ".join(cells) + " |",
               flush=True)
+        if doc["total"] != doc["max_total"]:  # the timings of a broken submission would mean nothing
+            raise SystemExit(f"the correct submission scored {doc['total']:g} of {doc['max_total']:g}")
         for label, source in cases:
             path = Path(tmp) / "student.py"
             path.write_text(source)
@@ -193,7 +199,7 @@ def one_at_a_time(repeats: int, examples: int) -> int:
 
 
 PHASE_ORDER = ("worker start", "drawing inputs", "round trips", "reference", "checks", "agreement (incl. its calls)",
-               "failing-rule re-runs (incl. calls)", "scale input")
+               "failing-rule re-runs (incl. calls)", "scale input", "scale output check")
 
 
 def main() -> int:
