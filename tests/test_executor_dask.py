@@ -15,7 +15,6 @@ from grader.classrun import executors
 
 from grader.grading import submissions
 
-pytestmark = pytest.mark.xdist_group("classruns")  # see tests/test_grader_sandbox.py
 
 distributed = pytest.importorskip("distributed")
 

@@ -12,7 +12,6 @@ from grader.nbgrader import build
 from grader.classrun import command as classrun
 from grader.nbgrader.assignments import ASSIGNMENTS
 
-pytestmark = pytest.mark.xdist_group("classruns")  # see tests/test_grader_sandbox.py
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"

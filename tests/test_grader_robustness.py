@@ -22,7 +22,6 @@ from grader.sandbox.parent import IsolationUnavailable, malformed
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "grader" / "samples"
-pytestmark = pytest.mark.xdist_group("classruns")
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),

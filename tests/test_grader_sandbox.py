@@ -22,9 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "grader" / "samples"
 CHEATS = Path(__file__).resolve().parent / "cheats"
 HNM = [sys.executable, "-m", "grader.cli"]
-# One xdist worker runs these class runs one after another: they start grading processes of
-# their own, and stacking them would only measure the machine's load.
-pytestmark = pytest.mark.xdist_group("classruns")
+# `make test` distributes whole files (pytest-xdist --dist loadfile), so the session fixtures below
+# (the sample class, the crowd of cheats) are built once, on the one worker that runs this file.
 
 
 def _sleepers() -> set[str]:

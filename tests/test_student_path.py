@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from grader.grading import pipeline as grading
 from grader.grading import submissions
@@ -11,7 +10,6 @@ from grader.nbgrader import build
 
 from .test_exercises import _submission
 
-pytestmark = pytest.mark.xdist_group("classruns")  # starts sandboxed workers (see tests/test_grader_sandbox.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASED = ROOT / "exercises" / "ps1_distances_semi_hard.ipynb"

@@ -32,7 +32,6 @@ SECRET = b"adversarial-suite-course-secret-0123456789"
 MARKER = "hnm-instructor-only-7f3a9c"  # in the grading process's environment and the secret file
 WON = "STOLEN"  # what an attack says when it gets through (the attacks spell it at run time)
 REFUSED = {"forged_reply": "sent a malformed reply", "memory_bomb": "out-of-memory error"}  # the run says no
-pytestmark = pytest.mark.xdist_group("classruns")
 
 _LIBRARY = r"""
 #include <fcntl.h>
