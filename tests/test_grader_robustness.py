@@ -69,9 +69,24 @@ def test_decode_rejects_deep_nesting_huge_tensors_and_lying_shapes():
     ("call", {"ok": "yes", "value": 1}, False),
     ("scale", {"ok": True, "summary": {"tensor": "int64", "shape": [3], "device": "cpu"}}, True),
     ("scale", {"ok": True, "summary": {"tensor": "int64", "shape": "big", "device": "cpu"}}, False),
+    ("call", {"ok": True, "value": None, "mutated": [0], "after": {"0": None}}, True),
+    ("call", {"ok": True, "value": None, "mutated": [0], "after": {"../x": None}}, False),
+    ("call", {"ok": True, "value": None, "mutated": [0], "after": ["not", "a", "dict"]}, False),
+    ("scale_value", {"ok": True, "value": None}, True),
+    ("scale_value", {"ok": True}, False),
 ])
 def test_every_reply_is_checked_against_its_schema(op, reply, ok):
     assert (malformed(op, reply) is None) == ok
+
+
+def test_a_batch_of_replies_must_answer_every_call_with_a_valid_reply():
+    good = {"ok": True, "value": None, "mutated": []}
+    assert malformed("calls", {"ok": True, "replies": [good, good]}, expected_items=2) is None
+    assert malformed("calls", {"ok": True, "replies": [good]}, expected_items=2)  # one call left unanswered
+    assert malformed("calls", {"ok": True, "replies": [good, good, good]}, expected_items=2)  # an extra one
+    assert malformed("calls", {"ok": True, "replies": [good, {"ok": True}]}, expected_items=2)  # no value
+    assert malformed("calls", {"ok": True, "replies": [good, "forged"]}, expected_items=2)
+    assert malformed("calls", {"ok": True, "replies": "all fine"}, expected_items=2)
 
 
 def test_odd_entries_are_skipped_and_reported_never_fatal(tmp_path):
