@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import types
 import io
 import json
 import signal
 import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any, Callable
 

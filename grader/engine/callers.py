@@ -138,6 +138,7 @@ class LocalCaller(Caller):
 
     def __init__(self, functions: dict[str, Callable], device: str = "cpu", alarm=None, call_seconds: float = 10.0):
         self.functions, self.device, self.alarm, self.call_seconds = functions, device, alarm, call_seconds
+        self._scale_output = None  # the last scale call's output, for scale_value
 
     def _limit(self, seconds: float):
         import contextlib
@@ -203,7 +204,7 @@ class LocalCaller(Caller):
         return scale.describe(out)
 
     def scale_value(self):
-        out, self._scale_output = getattr(self, "_scale_output", None), None
+        out, self._scale_output = self._scale_output, None
         try:
             return codec.decode(codec.loads(codec.dumps(codec.encode(out))))
         except codec.Rejected as exc:

@@ -384,8 +384,7 @@ class ExerciseRun:
                 raise _Stop()
             if "failure" in state:
                 state["calls"] += 1
-                crashed = state["failure"][3] is None and state["failure"][0].startswith("your function ")
-                if state["calls"] > (SHRINK_CRASH_CALLS if crashed else SHRINK_CALLS):
+                if state["calls"] > (SHRINK_CRASH_CALLS if _is_crash(state["failure"]) else SHRINK_CALLS):
                     raise _OutOfBudget()
             content = drawing.key(args)
             expected = self._reference(args, content)
@@ -422,7 +421,7 @@ class ExerciseRun:
             return self._failed(prop, f"{message} on this input", args, expected, actual)
         failure = state.get("failure") or witness
         if failure is not None:
-            if not prop.edge and failure[3] is None and failure[0].startswith("your function "):
+            if not prop.edge and _is_crash(failure):
                 self.crash = failure  # a crash on an ordinary input fails every rule the same way
             return self._failed(prop, *failure)
         return self._passed(prop)
@@ -505,6 +504,11 @@ class ExerciseRun:
             return check(inputs, actual, expected)
         except Exception as exc:  # noqa: BLE001 - an output no comparison can read
             return f"the output could not be compared ({type(exc).__name__}: {exc})"
+
+
+def _is_crash(failure: tuple) -> bool:
+    """Whether a failure ``(message, args, expected, actual, reply)`` is the function raising."""
+    return failure[3] is None and failure[0].startswith("your function ")
 
 
 def _too_slow(rule: str) -> str:
