@@ -131,6 +131,35 @@ def test_the_scale_output_is_compared_with_the_reference():
     assert wrong.score == 0.0 and "not the reference's: distances differ" in wrong.properties[0].message
 
 
+def test_a_busy_moment_does_not_cost_the_speed_point_but_a_slow_function_is_slow_twice(monkeypatch):
+    """One late run on the large input is timed again, against the reference timed again now."""
+    import time
+
+    exercise = REGISTRY["pairwise_distances"]
+    scale_only = dataclasses.replace(exercise, properties=tuple(p for p in exercise.properties if p.scale))
+    monkeypatch.setattr(engine_run, "SCALE_FLOOR", 0.3)
+    monkeypatch.setitem(engine_run._reference_seconds, exercise.id, 1e-4)  # measured on a quiet machine
+    runs = []
+
+    def busy_once(embeddings, squared=False):
+        runs.append(len(embeddings))
+        if runs.count(2048) == 1 and len(embeddings) == 2048:
+            time.sleep(1.0)  # another job took the CPU for a moment
+        return exercise.reference(embeddings, squared)
+
+    def slow(embeddings, squared=False):
+        runs.append(len(embeddings))
+        if len(embeddings) == 2048:
+            time.sleep(1.0)
+        return exercise.reference(embeddings, squared)
+
+    right = ExerciseRun(scale_only, LocalCaller({"pairwise_distances": busy_once})).run()
+    assert right.score == scale_only.max_score and runs.count(2048) == 2
+    runs.clear()
+    late = ExerciseRun(scale_only, LocalCaller({"pairwise_distances": slow})).run()
+    assert late.score == 0.0 and late.properties[0].message.startswith("too slow") and runs.count(2048) == 2
+
+
 def _failing(exercise_id, fn, prop_name):
     from .test_grader_suites import run
 
