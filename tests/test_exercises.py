@@ -119,7 +119,7 @@ def test_nbgrader_round_trip_and_trusted_regrading(tmp_path):
     build.run_nbgrader(course, "generate_feedback", assignment, "--force")
     build.run_nbgrader(course, "export")
     scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
-    assert scores == {"solution": 20.0, "stub": 0.0, "partial": 16.5}
+    assert scores == {"solution": 20.0, "stub": 0.0, "partial": 15.5}
     assert (course / "feedback" / "partial" / assignment / f"{assignment}.html").exists()
 
     # The same notebooks graded out of process, written back into nbgrader's gradebook.

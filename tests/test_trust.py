@@ -261,8 +261,8 @@ TYPICAL = {
         'sh_tfa_fallback': 0.0,  # different
         'sh_drops_first_pair': 0.0,  # different
         'sh_int32': 8.5,  # confined
-        'sh_inclusive_lower': 6.5,  # confined
-        'sh_inclusive_upper': 6.5,  # confined
+        'sh_inclusive_lower': 5.5,  # confined
+        'sh_inclusive_upper': 5.5,  # confined
         'sh_in_place': 8.5,  # confined
         'sh_crash_without_pairs': 8.5,  # confined
         'empty_semi_hard': 0.0,  # trivial
@@ -273,8 +273,8 @@ TYPICAL = {
         'bh_easiest_positive': 0.0,  # different
         'bh_easiest_negative': 0.0,  # different
         'bh_int32': 8.0,  # confined
-        'bh_anchors_without_negatives': 6.0,  # confined
-        'bh_self_positive': 6.0,  # confined
+        'bh_anchors_without_negatives': 4.5,  # confined
+        'bh_self_positive': 4.5,  # confined
         'bh_in_place': 8.5,  # confined
         'bh_crash_empty': 8.5,  # confined
         'empty_batch_hard': 0.0,  # trivial

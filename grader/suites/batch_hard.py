@@ -73,8 +73,11 @@ def hardest_positive(case: Case) -> str | None:
     d, labels = case.args
     pos = pos_mask(labels)
     for a, p, _ in zip(*triplets(case)):
-        if not pos[a, p]:
-            continue  # not a positive at all: positive_is_positive reports that
+        if not pos[a, p]:  # an invalid triplet is not the hardest one either
+            if not pos[a].any():
+                return f"anchor {a}: chose {p} as its positive, but the anchor has no positive (leave it out)"
+            return (f"anchor {a}: chose {p}, which is not a positive of the anchor; the farthest positive is at "
+                    f"{d[a][pos[a]].max().item()!r}")
         best = d[a][pos[a]].max()
         if d[a, p] != best:
             return f"anchor {a}: chose positive {p} at {d[a, p].item()!r}, but the farthest positive is at {best.item()!r}"
@@ -87,8 +90,11 @@ def hardest_negative(case: Case) -> str | None:
     d, labels = case.args
     neg = neg_mask(labels)
     for a, _, n in zip(*triplets(case)):
-        if not neg[a, n]:
-            continue  # not a negative at all: negative_is_negative reports that
+        if not neg[a, n]:  # an invalid triplet is not the hardest one either
+            if not neg[a].any():
+                return f"anchor {a}: chose {n} as its negative, but the anchor has no negative (leave it out)"
+            return (f"anchor {a}: chose {n}, which is not a negative of the anchor; the closest negative is at "
+                    f"{d[a][neg[a]].min().item()!r}")
         best = d[a][neg[a]].min()
         if d[a, n] != best:
             return f"anchor {a}: chose negative {n} at {d[a, n].item()!r}, but the closest negative is at {best.item()!r}"

@@ -114,10 +114,15 @@ def closest_in_window(case: Case) -> str | None:
         for win in (win_a, win_b):
             if win[a, p, n]:
                 ok = ok or bool(d[a, n] == d[a][win[a, p]].min())
-        if not ok and (win_a[a, p, n] or win_b[a, p, n]):
+        if ok:
+            continue
+        if win_a[a, p, n] or win_b[a, p, n]:
             best = d[a][win_a[a, p]].min().item()
             return (f"pair (a={a}, p={p}): chose n={n} at {d[a, n].item()!r}, but a negative in the window is "
                     f"closer ({best!r}); pick the smallest dist[a,n] in the window")
+        # A triplet outside the window is not the closest one in it either.
+        return (f"pair (a={a}, p={p}): chose n={n} at {d[a, n].item()!r}, which is not in the semi-hard window "
+                f"dist[a,p] < dist[a,n] < dist[a,p] + margin, so it is not the closest negative in it")
     return None
 
 
