@@ -14,8 +14,12 @@ the median seconds of ``--repeats`` runs per submission and the share of the tim
 each phase (worker start, worker round trips, reference outputs, checks, the agreement
 measure, the re-runs of failing rules that shrink their counterexamples).
 
+With ``--check`` it times ``hnm check <exercise> FILE`` (a fresh process, as a student runs it)
+on the correct submission and on the one wrong in that exercise.
+
 Usage: python benchmarks/bench_grading.py [--copies 1] [--workers 2]
        python benchmarks/bench_grading.py --one-at-a-time [--repeats 3] [--examples 100]
+       python benchmarks/bench_grading.py --check [--repeats 3]
 """
 
 from __future__ import annotations
@@ -198,6 +202,32 @@ def one_at_a_time(repeats: int, examples: int) -> int:
     return 0
 
 
+def check_cli(repeats: int, examples: int) -> int:
+    """``hnm check <exercise> FILE`` as a student runs it (a new process each time, imports and
+    worker start included): median seconds of ``repeats`` runs, right and wrong, per exercise."""
+    print(f"| exercise | right: median s ({repeats} runs) | wrong: median s | right points | wrong points |")
+    print("|---|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
+        for exercise_id in WRONG:
+            row = []
+            for source in (correct_source(), wrong_source(exercise_id)):
+                path = Path(tmp) / "student.py"
+                path.write_text(source)
+                cmd = [sys.executable, "-m", "grader.cli", "check", exercise_id, str(path), "--device", "cpu",
+                       "--examples", str(examples)]
+                times, points = [], ""
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+                    times.append(time.perf_counter() - t0)
+                    points = next((ln.split(": ", 1)[1] for ln in done.stdout.splitlines()
+                                   if ln.startswith(f"{exercise_id}: ")), "?")
+                row.append((statistics.median(times), points))
+            print(f"| {exercise_id} | {row[0][0]:.1f} | {row[1][0]:.1f} | {row[0][1]} | {row[1][1]} |", flush=True)
+    print(f"(one process per check: imports, drawing, worker start and grading; {examples} examples; public seed)")
+    return 0
+
+
 PHASE_ORDER = ("worker start", "drawing inputs", "round trips", "reference", "checks", "agreement (incl. its calls)",
                "failing-rule re-runs (incl. calls)", "scale input", "scale output check")
 
@@ -207,11 +237,14 @@ def main() -> int:
     ap.add_argument("--copies", type=int, default=1, help="copies of each of the 8 sample students")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--one-at-a-time", action="store_true", help="grade a correct and eight wrong full submissions")
+    ap.add_argument("--check", action="store_true", help="time `hnm check` of each exercise, right and wrong")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--examples", type=int, default=100)
     args = ap.parse_args()
     if args.one_at_a_time:
         return one_at_a_time(args.repeats, args.examples)
+    if args.check:
+        return check_cli(args.repeats, args.examples)
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
         course = build.course(Path(tmp) / "course")
         for assignment in ASSIGNMENTS[:2]:

@@ -54,7 +54,7 @@ class WorkerCaller(Caller):
         self.load_report: dict | None = None
 
     def _ensure(self) -> None:
-        if self.worker.proc is None:
+        if self.worker.proc is None or self.worker.launched:
             self.worker.start()
             reply = self.worker.request({"op": "load", "cells": self.cells}, timeout=self.worker.limits.load_seconds)
             if self.load_report is None:

@@ -140,6 +140,23 @@ class ExerciseRun:
         self.failures: list[misconceptions.Failure] = []  # failing counterexamples, for the diagnosis
         self.answers: list[tuple[list, Any]] = []  # (inputs, the student's output) of every plain call
 
+    def _draws(self) -> list[drawing.Drawn]:
+        """Every set of examples this run judges on: the generic ones, then one per strategy."""
+        ex = self.exercise
+        out = []
+        if ex.generic is not None and ex.agreement is not None:
+            out.append(drawing.draw(ex.id, ex.reference, ex.generic, self.seed, max(1, self.examples // 2)))
+        strategies = {id(p.strategy): p.strategy for p in ex.properties if not p.scale}
+        out += [drawing.draw(ex.id, ex.reference, s, self.seed, self.examples) for s in strategies.values()]
+        return out
+
+    def prepare(self) -> None:
+        """Draw the examples and compute the reference's outputs now (cached per process), e.g.
+        while the student's worker is still starting; :meth:`run` would otherwise do it."""
+        for drawn in self._draws():
+            for index in range(len(drawn.examples)):
+                drawn.expected(index)
+
     def run(self) -> ExerciseResult:
         ex = self.exercise
         try:
@@ -185,7 +202,7 @@ class ExerciseRun:
         ex = self.exercise
         if ex.generic is None or ex.agreement is None:
             return 1.0, None
-        drawn = drawing.draw(ex.id, ex.reference, ex.generic, self.seed, max(1, self.examples // 2))
+        drawn = self._draws()[0]
         plain = Property("agreement", 0, "", ex.generic)
         telling = agreeing = 0
         fetched = 0

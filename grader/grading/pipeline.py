@@ -56,9 +56,15 @@ def _grade(sub, exercises, device, examples, limits, secret) -> dict[str, Any]:
     except submissions.SubmissionError as exc:
         results = [zero(ex, f"the submission could not be read: {exc}") for ex in exercises]
         return _document(sub.student, results, [str(exc)], _quiz(sub, secret), secret)
-    for ex in exercises:  # the speed budgets, measured (once per process) while no student code runs
-        reference_seconds(ex)
+    runs = {ex.id: ExerciseRun(ex, None, examples,
+                               seed=course_secret.derive(secret, "hypothesis", ex.id, public=SEED),
+                               scale_seed=course_secret.derive(secret, "scale", ex.id, public=SEED))
+            for ex in exercises}
     with Worker(device, limits) as worker:
+        worker.launch()  # it imports its libraries meanwhile; no student code runs before the load below
+        for ex in exercises:  # the speed budgets and the examples, once per process
+            reference_seconds(ex)
+            runs[ex.id].prepare()
         caller = WorkerCaller(worker, code)
         report = caller.load()
         isolation = {k: v.split(":")[0] for k, v in sorted(worker.isolation.items())}
@@ -77,11 +83,8 @@ def _grade(sub, exercises, device, examples, limits, secret) -> dict[str, Any]:
                 results.append(zero(ex, why))
                 continue
             try:
-                results.append(ExerciseRun(
-                    ex, caller, examples,
-                    seed=course_secret.derive(secret, "hypothesis", ex.id, public=SEED),
-                    scale_seed=course_secret.derive(secret, "scale", ex.id, public=SEED),
-                ).run())
+                runs[ex.id].caller = caller
+                results.append(runs[ex.id].run())
             except IsolationUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - this exercise's grading broke: it scores 0, the rest go on

@@ -136,9 +136,12 @@ class Worker:
         self.home: str | None = None
         self.calls = 0
         self.isolation: dict[str, str] = {}
+        self.launched = False  # started by launch(), its ready message not read yet
 
     # -- life cycle -------------------------------------------------------------------
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the process without waiting for it: it imports its libraries while the caller
+        prepares (draws examples, times the reference); :meth:`start` then waits for it."""
         self.stop()
         self.home = tempfile.mkdtemp(prefix="hnm-worker-")
         cmd = [
@@ -156,6 +159,14 @@ class Worker:
             cwd=self.home, env=_environment(self.device, self.home), start_new_session=True,
         )
         self.calls = 0
+        self.launched = True
+
+    def start(self) -> None:
+        """Start the process (or take the one :meth:`launch` started) and wait until it is ready
+        and confined; :class:`IsolationUnavailable` when the kernel could not confine it."""
+        if not (self.launched and self.proc is not None):
+            self.launch()
+        self.launched = False
         ready = self._receive(self.limits.start_seconds)
         layers = ready.get("isolation")
         self.isolation = {str(k)[:40]: str(v)[:300] for k, v in layers.items()} if isinstance(layers, dict) else {}
@@ -166,6 +177,7 @@ class Worker:
                                        + "; ".join(missing))
 
     def stop(self) -> None:
+        self.launched = False
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -190,7 +202,7 @@ class Worker:
 
     # -- requests ---------------------------------------------------------------------
     def request(self, message: dict, timeout: float | None = None) -> dict:
-        if self.proc is None:
+        if self.proc is None or self.launched:
             self.start()
         if timeout is None:
             timeout = self.limits.first_call_seconds if self.calls == 0 else self.limits.call_seconds
