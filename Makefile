@@ -27,8 +27,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # JupyterLab on the exercises for a student (--allow-root only when running as root).
+# The student's JupyterLab: nbgrader's instructor tools turned off (jupyter/student/README.md).
 lab: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab exercises/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_DIR="$(CURDIR)/jupyter/student" $(BIN)/jupyter lab exercises/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 demo: $(STAMP)
 	$(BIN)/hnm grade grader/samples --out out/sample-class

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def lab(tmp_path):
     """A JupyterLab server on a free port with a token, serving a copy of the released notebook."""
     work = tmp_path / "student"
     (work / "lessons").mkdir(parents=True)
+    shutil.copytree(ROOT / "jupyter" / "student", tmp_path / "config")  # as `make lab` configures it
     shutil.copy(ROOT / "exercises" / NOTEBOOK, work / NOTEBOOK)
     shutil.copy(ROOT / "lessons" / QUICK_TEST, work / "lessons" / QUICK_TEST)
     port, token = _free_port(), "hnm-browser-test-token"
@@ -205,6 +207,36 @@ def _student_path(browser, url: str, token: str, work: Path) -> None:
     output = _run_all_and_read_check(browser)
     assert "pairwise_distances: 10 / 10 points" in output, output
     assert "[FAIL]" not in output
+
+
+def test_the_student_lab_has_no_instructor_tools_and_opens_notebooks_unmodified(lab, browser):
+    """`make lab`'s configuration: none of nbgrader's instructor tools (a student cannot use them:
+    Validate scored 0 points as "Partial credit", the lists showed exchange errors), and a released
+    notebook is not marked modified by merely opening it and starting its kernel."""
+    import json
+
+    url, token, work = lab
+    with artifacts_on_failure(browser, "student-lab"):
+        browser.get(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
+        _cell(browser, 'grader.check("pairwise_distances"', timeout=120)
+
+        def kernel_idle(_):
+            with urllib.request.urlopen(f"{url}/api/sessions?token={token}", timeout=5) as reply:
+                sessions = json.load(reply)
+            return any(s.get("kernel", {}).get("execution_state") == "idle" for s in sessions)
+
+        WebDriverWait(browser, 120, poll_frequency=1).until(kernel_idle, "the notebook's kernel never became idle")
+        time.sleep(3)  # the page applies the kernel's info (kernelspec, language_info) to the notebook
+        menus = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")]
+        assert "File" in menus and "Nbgrader" not in menus, menus
+        toolbar = " ".join(e.get_attribute("textContent") for e in browser.find_elements(By.CSS_SELECTOR, ".jp-Toolbar"))
+        assert "Validate" not in toolbar, toolbar
+        dirty = browser.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tab.jp-mod-dirty")
+        assert not dirty, [d.get_attribute("textContent") for d in dirty]
+    for endpoint in ("formgrader", "assignments", "courses"):  # nbgrader's server side is off as well
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/{endpoint}?token={token}", timeout=10)
+        assert refused.value.code == 404, endpoint
 
 
 def test_a_student_takes_the_quick_test_in_jupyterlab_and_the_attempt_is_saved(lab, browser, tmp_path):

@@ -99,13 +99,26 @@ def _answer(ex: Exercise) -> str:
     )
 
 
+# The notebook metadata exactly as JupyterLab writes it once the kernel has started, so that a
+# released notebook does not show as modified the moment it opens (tests/test_browser.py). The
+# version is the kernel's Python: the one the course is built and tested with (on another patch
+# level JupyterLab updates it on open, and saving then is harmless).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
+
+
 def master(assignment: Assignment) -> nbformat.NotebookNode:
     """The nbgrader source notebook of ``assignment``, with deterministic cell ids."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
     cells = [
         nbformat.v4.new_markdown_cell(assignment.intro, id="intro"),
         nbformat.v4.new_code_cell(SETUP, id="setup"),
