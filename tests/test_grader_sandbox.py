@@ -303,3 +303,53 @@ def test_output_folder_that_is_a_file_is_refused(tmp_path):
     done = subprocess.run([*HNM, "grade", str(SAMPLES), "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and "is a file" in done.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_a_killed_grading_process_is_replaced_and_the_class_still_completes(tmp_path):
+    """A grading process that dies mid-student (OOM killer, an operator's kill -9) breaks the pool;
+    a new pool grades what was left, and every file is as if nothing had happened."""
+    import os
+    import signal
+    import threading
+    import time
+
+    subset = tmp_path / "subs"
+    subset.mkdir()
+    for name in ("ben.py", "cat.py", "eve.py"):
+        shutil.copy(SAMPLES / name, subset / name)
+    classrun.run(subset, tmp_path / "calm", workers=1, device="cpu", resume=False, examples=20)
+    killed: list[int] = []
+    done = threading.Event()
+
+    def kill_a_busy_grading_process():
+        while not done.is_set() and not killed:
+            for child in _children(os.getpid()):
+                if _children(child):  # it has started a student's worker: mid-student
+                    os.kill(child, signal.SIGKILL)
+                    killed.append(child)
+                    break
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_busy_grading_process)
+    killer.start()
+    try:
+        classrun.run(subset, tmp_path / "killed", workers=1, device="cpu", resume=False, examples=20)
+    finally:
+        done.set()
+        killer.join()
+    assert killed, "no grading process was seen to kill"
+    files = lambda out: {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}  # noqa: E731
+    assert files(tmp_path / "killed") == files(tmp_path / "calm")
