@@ -910,3 +910,271 @@ CONFINED = [
     loss_float64, loss_ignores_only_out_of_range, loss_leaks_gradient, loss_double_gradient,
     loss_nan_when_empty, loss_in_place, loss_crash_empty,
 ]
+
+
+# ================================================================== problem set 5 (issue 15)
+from grader.misconceptions.families import positive_aware as _pan  # noqa: E402
+from grader.misconceptions.families import proxy_anchor as _pa  # noqa: E402
+
+
+# ------------------------------------------------------------------ positive_aware_negatives
+def pan_loop(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    """Query by query in Python floats: the filters read literally, then sort by (-score, index)."""
+    rows = []
+    for q in range(scores.shape[0]):
+        ps = positive_scores[q]
+        ref = float(ps.min()) if ps.dim() else float(ps)
+        kept = []
+        for c, v in enumerate(scores[q].tolist()):
+            if v == -math.inf:
+                continue
+            if absolute_margin is not None and v + absolute_margin > ref:
+                continue
+            if relative_margin is not None and v > ref - abs(ref) * relative_margin:
+                continue
+            if max_score is not None and v > max_score:
+                continue
+            kept.append((-v, c))
+        chosen = [c for _, c in sorted(kept)[:k]]
+        rows.append(chosen + [-1] * (k - len(chosen)))
+    return torch.tensor(rows, dtype=torch.int64, device=scores.device).reshape(scores.shape[0], k)
+
+
+def pan_sign_split(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    """The relative threshold written per sign (s_ref (1 - m) above 0, s_ref (1 + m) below), a
+    composite sort key instead of a stable sort."""
+    s = scores.detach()
+    ref = positive_scores.detach()
+    ref = (ref.amin(dim=1) if ref.dim() == 2 else ref)[:, None]
+    ok = torch.isfinite(s)
+    if relative_margin is not None:
+        limit = torch.where(ref >= 0, ref * (1 - relative_margin), ref * (1 + relative_margin))
+        ok &= s <= limit
+    if absolute_margin is not None:
+        ok &= ~(s + absolute_margin > ref)
+    if max_score is not None:
+        ok &= s <= max_score
+    q, m = s.shape
+    rank = torch.argsort(torch.argsort(-s.double().nan_to_num(neginf=-1e300), dim=1, stable=True), dim=1)
+    key = torch.where(ok, rank, torch.full_like(rank, m + 1))
+    order = torch.argsort(key, dim=1)[:, :k]
+    count = ok.sum(dim=1, keepdim=True)
+    slots = torch.arange(k, device=s.device)[None, :]
+    out = torch.full((q, k), -1, dtype=torch.int64, device=s.device)
+    width = min(k, m)
+    out[:, :width] = torch.where(slots[:, :width] < count, order[:, :width], -1)
+    return out
+
+
+def pan_int32(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return S.positive_aware_negatives(scores, positive_scores, k, relative_margin, absolute_margin, max_score).int()
+
+
+def pan_sign_bug(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return _pan(scores, positive_scores, k, relative_margin, absolute_margin, max_score, sign_bug=True)
+
+
+def pan_max_positive(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return _pan(scores, positive_scores, k, relative_margin, absolute_margin, max_score, reference="max")
+
+
+def pan_ignores_max_score(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return S.positive_aware_negatives(scores, positive_scores, k, relative_margin, absolute_margin)
+
+
+def pan_returns_masked(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return _pan(scores, positive_scores, k, relative_margin, absolute_margin, max_score, keep_masked=True)
+
+
+def pan_easiest(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return _pan(scores, positive_scores, k, relative_margin, absolute_margin, max_score, easiest=True)
+
+
+def pan_ties_to_larger_index(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return _pan(scores, positive_scores, k, relative_margin, absolute_margin, max_score, ties_larger=True)
+
+
+def pan_unfiltered(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    """The k highest-scoring unmasked candidates: the filters forgotten."""
+    return S.positive_aware_negatives(scores, positive_scores, k)
+
+
+def pan_in_place(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    out = S.positive_aware_negatives(scores, positive_scores, k, relative_margin, absolute_margin, max_score)
+    scores.masked_fill_(scores == -math.inf, -1e4)  # "make the masked scores finite", in the caller's tensor
+    return out
+
+
+def pan_crash_empty(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    if scores.shape[0] == 0 or scores.shape[1] == 0:
+        raise ValueError("nothing to rank")
+    return S.positive_aware_negatives(scores, positive_scores, k, relative_margin, absolute_margin, max_score)
+
+
+def empty_candidates(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    return torch.full((scores.shape[0], k), -1, dtype=torch.int64, device=scores.device)
+
+
+def pan_first_k(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    """The first k unmasked candidates by index, whatever their scores."""
+    ok = torch.isfinite(scores)
+    key = torch.where(ok, torch.arange(scores.shape[1], device=scores.device)[None, :], scores.shape[1])
+    order = torch.sort(key, dim=1).indices[:, :k]
+    out = torch.full((scores.shape[0], k), -1, dtype=torch.int64, device=scores.device)
+    width = min(k, scores.shape[1])
+    out[:, :width] = torch.where(torch.arange(width)[None, :] < ok.sum(1, keepdim=True), order, -1)
+    return out
+
+
+# ------------------------------------------------------------------ proxy_anchor_loss
+def pa_loop(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    """Proxy by proxy: log(1 + sum e^z) as logsumexp over the terms and a 0."""
+    x = embeddings / embeddings.norm(dim=1, keepdim=True)
+    p = proxies / proxies.norm(dim=1, keepdim=True)
+    zero = embeddings.new_zeros(1)
+    pos_terms, neg_terms = [], []
+    for c in range(p.shape[0]):
+        cos = x @ p[c]
+        own = labels == c
+        neg_terms.append(torch.logsumexp(torch.cat([alpha * (cos[~own] + delta), zero]), 0))
+        if bool(own.any()):
+            pos_terms.append(torch.logsumexp(torch.cat([-alpha * (cos[own] - delta), zero]), 0))
+    pos = torch.stack(pos_terms).mean() if pos_terms else embeddings.sum() * 0
+    return pos + torch.stack(neg_terms).mean()
+
+
+def pa_softplus(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    """F.normalize, a one-hot mask, absent terms as -1e30 (not -inf), softplus(logsumexp), in float64."""
+    x = torch.nn.functional.normalize(embeddings.double(), dim=1)
+    p = torch.nn.functional.normalize(proxies.double(), dim=1)
+    cos = x @ p.T  # [B, C]
+    onehot = torch.nn.functional.one_hot(labels.long(), p.shape[0]).bool()
+    far = torch.full_like(cos, -1e30)
+    pos = torch.nn.functional.softplus(torch.logsumexp(torch.where(onehot, -alpha * (cos - delta), far), dim=0),
+                                       threshold=1e9)
+    neg = torch.nn.functional.softplus(torch.logsumexp(torch.where(onehot, far, alpha * (cos + delta)), dim=0),
+                                       threshold=1e9)
+    if x.shape[0] == 0:
+        pos, neg = pos * 0, neg * 0
+    present = onehot.any(dim=0)
+    loss = (pos * present).sum() / present.sum().clamp(min=1) + neg.mean()
+    return loss.to(embeddings.dtype)
+
+
+def pa_float64(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return S.proxy_anchor_loss(embeddings.double(), labels, proxies.double(), alpha, delta)
+
+
+def pa_delta_sign(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return _pa(embeddings, labels, proxies, alpha, delta, delta_sign=-1.0)
+
+
+def pa_positive_over_all(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return _pa(embeddings, labels, proxies, alpha, delta, pos_over_all=True)
+
+
+def pa_negative_over_present(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return _pa(embeddings, labels, proxies, alpha, delta, neg_over_present=True)
+
+
+def pa_no_normalisation(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return _pa(embeddings, labels, proxies, alpha, delta, normalise=False)
+
+
+def pa_exp_form(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return _pa(embeddings, labels, proxies, alpha, delta, exp_form=True)
+
+
+def pa_detached_negative(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    """The negative term's gradient dropped: right value, only the positive term's gradient."""
+    neg = _neg_term(embeddings, labels, proxies, alpha, delta)
+    return S.proxy_anchor_loss(embeddings, labels, proxies, alpha, delta) - neg + neg.detach()
+
+
+def _neg_term(embeddings, labels, proxies, alpha, delta):
+    x = torch.nn.functional.normalize(embeddings, dim=1)
+    p = torch.nn.functional.normalize(proxies, dim=1)
+    cos = (x @ p.T).T
+    own = labels.long()[None, :] == torch.arange(p.shape[0])[:, None]
+    z = (alpha * (cos + delta)).masked_fill(own, -math.inf)
+    return torch.logsumexp(torch.cat([z, z.new_zeros(p.shape[0], 1)], dim=1), dim=1).mean()
+
+
+def pa_in_place(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    proxies.div_(proxies.norm(dim=1, keepdim=True))  # "normalise the proxies", in the caller's tensor
+    return S.proxy_anchor_loss(embeddings, labels, proxies, alpha, delta)
+
+
+def pa_crash_empty(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    if embeddings.shape[0] < 2 or proxies.shape[0] < 2:
+        raise ValueError("need two samples and two proxies")
+    return S.proxy_anchor_loss(embeddings, labels, proxies, alpha, delta)
+
+
+def zero_proxy_loss(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    return (embeddings * 0).sum()
+
+
+def pa_constant(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    """2 log 2 (every cosine 0, delta 0), connected to embeddings with zero gradient."""
+    return (embeddings * 0).sum() + (2 * math.log(2.0) if embeddings.shape[0] else 0.0)
+
+
+CORRECT.update({
+    "positive_aware_negatives": [S.positive_aware_negatives, pan_loop, pan_sign_split],
+    "proxy_anchor_loss": [S.proxy_anchor_loss, pa_loop, pa_softplus],
+})
+
+MUTANTS.update({
+    "positive_aware_negatives": {
+        pan_int32: "shape_dtype_device",
+        pan_sign_bug: "relative_margin_sound",
+        pan_max_positive: "absolute_and_max_score",
+        pan_ignores_max_score: "absolute_and_max_score",
+        pan_unfiltered: "relative_margin_sound",
+        pan_returns_masked: "masked_never_returned",
+        pan_easiest: "hardest_kept",
+        pan_ties_to_larger_index: "score_order",
+        pan_in_place: "inputs_unchanged",
+        pan_crash_empty: "handles_edge_cases",
+    },
+    "proxy_anchor_loss": {
+        pa_float64: "returns_scalar",
+        pa_delta_sign: "formula",
+        pa_positive_over_all: "averages",
+        pa_negative_over_present: "averages",
+        pa_no_normalisation: "scale_invariant",
+        pa_exp_form: "finite_at_large_alpha",
+        pa_detached_negative: "gradient",
+        pa_in_place: "inputs_unchanged",
+        pa_crash_empty: "handles_edge_cases",
+    },
+})
+
+DIAGNOSED.update({
+    "pan_sign_bug": "margin_sign",
+    "pan_max_positive": "easiest_positive_sets_threshold",
+    "pan_returns_masked": "returns_masked",
+    "pan_easiest": "easiest",
+    "pa_delta_sign": "margin_sign",
+    "pa_positive_over_all": "positive_over_all_proxies",
+    "pa_negative_over_present": "negative_over_present_proxies",
+    "pa_no_normalisation": "no_normalisation",
+    "pa_exp_form": "exp_overflow",
+})
+
+DEGENERATE.update({
+    "positive_aware_negatives": empty_candidates,
+    "proxy_anchor_loss": zero_proxy_loss,
+})
+
+TRIVIAL.update({
+    "positive_aware_negatives": [empty_candidates, pan_first_k],
+    "proxy_anchor_loss": [zero_proxy_loss, pa_constant],
+})
+
+DIFFERENT += [pan_easiest, pan_unfiltered, pa_delta_sign, pa_no_normalisation]
+CONFINED += [
+    pan_int32, pan_ties_to_larger_index, pan_in_place, pan_crash_empty,
+    pa_float64, pa_exp_form, pa_detached_negative, pa_in_place, pa_crash_empty,
+]

@@ -133,3 +133,24 @@ def test_nbgrader_round_trip_and_trusted_regrading(tmp_path):
     build.run_nbgrader(course, "export")
     again = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
     assert again == scores
+
+
+def test_problem_set_5_round_trips_through_nbgrader(tmp_path):
+    """ps5: the full-marks student's answers earn every point through real nbgrader, the stubs none."""
+    assignment = "ps5_beyond_the_batch"
+    course = build.course(tmp_path / "course")
+    build.run_nbgrader(course, "generate_assignment", assignment, "--force")
+    release = course / "release" / assignment / f"{assignment}.ipynb"
+    ada = build.answer_cells(ROOT / "grader" / "samples" / "ada.py")
+    students = {
+        "solution": _submission(release, {name: ada[name] for name in ("positive_aware_negatives", "proxy_anchor_loss")}),
+        "stub": _submission(release, {}),
+    }
+    for student, nb in students.items():
+        target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+    build.run_nbgrader(course, "autograde", assignment, "--force")
+    build.run_nbgrader(course, "export")
+    scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
+    assert scores == {"solution": 20.0, "stub": 0.0}

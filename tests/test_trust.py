@@ -95,6 +95,8 @@ def test_every_mutant_is_classified():
         "pd_diag", "pd_ignores_squared", "sh_self_pairs", "dw_no_cutoff_clamp",
         "biou_no_clamp", "nms_suppressed_suppress", "sel_ignores_valid", "sel_topk_then_nms", "sel_no_nms",
         "sel_nms_across_images", "loss_per_batch",
+        "pan_sign_bug", "pan_max_positive", "pan_ignores_max_score", "pan_returns_masked",
+        "pa_positive_over_all", "pa_negative_over_present",
     }
 
 

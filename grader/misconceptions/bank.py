@@ -57,6 +57,7 @@ def _m(exercise: str, name: str, title: str, hint: str, implementation: Callable
 
 _PD, _SH, _BH, _DW = "pairwise_distances", "semi_hard_negatives", "batch_hard", "distance_weights"
 _IOU, _NMS, _SEL, _LOSS = "box_iou", "nms", "ohem_select", "ohem_loss"
+_PAN, _PA = "positive_aware_negatives", "proxy_anchor_loss"
 
 _ENTRIES = (
     _m(_PD, "manhattan", "L1 (Manhattan) distance instead of Euclidean",
@@ -183,6 +184,39 @@ _ENTRIES = (
     _m(_LOSS, "ignore_by_range", "Ignored targets recognised by range, not by ignore_index",
        """A RoI is ignored when its target equals ignore_index; you ignored targets outside [0, C)
        instead, so an ignore_index inside that range is treated as a class.""", _named(fam.ohem_loss, range_valid=True)),
+    _m(_PAN, "margin_sign", "Relative threshold written s_ref * (1 - relative_margin)",
+       """For a positive score below 0, s_ref * (1 - m) lies above s_ref, so the filter keeps candidates that
+       score higher than the positive (more with the margin on than off: sentence-transformers issue #3819).
+       The threshold must move down for every sign: s_ref - |s_ref| * m.""", _named(fam.positive_aware, sign_bug=True)),
+    _m(_PAN, "easiest_positive_sets_threshold", "The threshold set by the largest positive score",
+       """With several positives per query the threshold comes from the hardest one, the smallest positive
+       score; using the largest lets through candidates that score above a true positive.""",
+       _named(fam.positive_aware, reference="max")),
+    _m(_PAN, "returns_masked", "Masked candidates used as padding",
+       """Candidates scored -inf are the query's own positives (or the query itself); they are never returned,
+       even when fewer than k candidates pass. Pad the row with -1 instead.""",
+       _named(fam.positive_aware, keep_masked=True)),
+    _m(_PAN, "easiest", "The lowest-scoring candidates instead of the highest",
+       """Hard negatives are the passing candidates the model scores highest (closest to the query); you
+       returned the lowest-scoring ones. Sort by decreasing score.""", _named(fam.positive_aware, easiest=True)),
+    _m(_PA, "margin_sign", "The margin delta with the wrong sign",
+       """Proxy Anchor pulls positives until their cosine exceeds delta, e^(-alpha (s - delta)), and pushes
+       negatives until it is below -delta, e^(alpha (s + delta)); your margins point the other way.""",
+       _named(fam.proxy_anchor, delta_sign=-1.0)),
+    _m(_PA, "positive_over_all_proxies", "Positive term averaged over every proxy",
+       """The positive term is averaged over the proxies that have at least one sample in the batch (P+); a
+       proxy without positives contributes 0 and is not counted. You divided by the number of all proxies.""",
+       _named(fam.proxy_anchor, pos_over_all=True)),
+    _m(_PA, "negative_over_present_proxies", "Negative term averaged over the proxies with positives",
+       """Every proxy has negatives in the batch, so the negative term is averaged over all proxies (P), not
+       only over those with a sample of their class.""", _named(fam.proxy_anchor, neg_over_present=True)),
+    _m(_PA, "no_normalisation", "Dot products instead of cosines",
+       """Proxy Anchor compares cosine similarities: L2-normalise the embeddings and the proxies before the
+       matrix product, or the loss changes when a vector is scaled.""", _named(fam.proxy_anchor, normalise=False)),
+    _m(_PA, "exp_overflow", "log(1 + sum e^z) evaluated with exp",
+       """At alpha = 32 a term is up to e^(32 * 1.1); at alpha = 64 and beyond e^z overflows float32 to inf
+       (the official code's form). Evaluate log(1 + sum e^z) as softplus(logsumexp(z)), which never
+       overflows.""", _named(fam.proxy_anchor, exp_form=True)),
 )
 
 #: exercise id -> its known mistakes, in the order they are tried.

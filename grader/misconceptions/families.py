@@ -196,3 +196,64 @@ def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, i
     if double_gradient:
         loss = 2 * loss - loss.detach()
     return loss
+
+
+def positive_aware(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None,
+                   sign_bug=False, reference="min", keep_masked=False, easiest=False, ties_larger=False,
+                   inclusive=False):
+    """Positive-aware negatives; the threshold's form, which positive sets it, the padding and the
+    ranking are parameters (written literally: a mask per filter, then a sort)."""
+    s = scores.detach()
+    ps = positive_scores.detach()
+    if ps.dim() == 2:
+        ref = ps.min(dim=1).values if reference == "min" else ps.max(dim=1).values
+    else:
+        ref = ps
+    ref = ref[:, None]
+    keep = s > float("-inf")
+    if keep_masked:  # -inf candidates "filtered" only by the margins (so they pad the row)
+        keep = torch.ones_like(keep)
+    drop = torch.zeros_like(keep)
+    if absolute_margin is not None:
+        drop |= (s + absolute_margin >= ref) if inclusive else (s + absolute_margin > ref)
+    if relative_margin is not None:
+        threshold = ref * (1 - relative_margin) if sign_bug else ref - ref.abs() * relative_margin
+        drop |= s > threshold
+    if max_score is not None:
+        drop |= s > max_score
+    keep &= ~drop
+    q, m = s.shape
+    key_score = s if not easiest else -s
+    rows = []
+    for r in range(q):  # small inputs only: clarity first
+        cand = [c for c in range(m) if bool(keep[r, c])]
+        cand.sort(key=lambda c: (-float(key_score[r, c]), -c if ties_larger else c))
+        cand = cand[:k] + [-1] * max(0, k - len(cand))
+        rows.append(cand)
+    return torch.tensor(rows, dtype=torch.int64, device=s.device).reshape(q, k)
+
+
+def proxy_anchor(embeddings, labels, proxies, alpha=32.0, delta=0.1, pos_over_all=False, neg_over_present=False,
+                 exp_form=False, normalise=True, delta_sign=1.0):
+    """Proxy Anchor loss; the averages, the numerics, the normalisation and the margin's sign are parameters."""
+    x, p = embeddings, proxies
+    if normalise:
+        x = F.normalize(x, dim=1)
+        p = F.normalize(p, dim=1)
+    cos = (x @ p.T).T  # [C, B]
+    c = p.shape[0]
+    own = labels.long()[None, :] == torch.arange(c, device=x.device)[:, None]
+    pos_z = (-alpha * (cos - delta_sign * delta)).masked_fill(~own, float("-inf"))
+    neg_z = (alpha * (cos + delta_sign * delta)).masked_fill(own, float("-inf"))
+    if exp_form:  # the official code: log(1 + sum(exp(z))), which overflows at large alpha
+        pos = torch.log1p(torch.exp(pos_z).sum(dim=1))
+        neg = torch.log1p(torch.exp(neg_z).sum(dim=1))
+    else:
+        zero = torch.zeros(c, 1, dtype=cos.dtype, device=cos.device)
+        pos = torch.logsumexp(torch.cat([pos_z, zero], dim=1), dim=1)
+        neg = torch.logsumexp(torch.cat([neg_z, zero], dim=1), dim=1)
+    present = own.any(dim=1)
+    n_present = int(present.sum())
+    pos_den = c if pos_over_all else max(1, n_present)
+    neg_den = max(1, n_present) if neg_over_present else c
+    return pos.sum() / pos_den + neg.sum() / neg_den

@@ -358,6 +358,108 @@ print(loss)  # expected: about 1.4100
 print(logits.grad)  # rows 0 and 3 exactly zero''',
 )
 
+POSITIVE_AWARE = Exercise(
+    id="positive_aware_negatives",
+    module="solutions",
+    signature="def positive_aware_negatives(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):",
+    docstring='''"""The k hardest retrieved candidates per query that pass the false-negative filters.
+
+    Args:
+        scores: [Q, M] floating scores of M retrieved candidates per query, finite or -inf
+            (-inf marks a candidate that must never be returned: the query's own positives).
+        positive_scores: [Q] or [Q, P] (P >= 1) finite scores of each query's positives,
+            in scores' dtype and on its device.
+        k: int >= 1.
+        relative_margin, absolute_margin: float >= 0 or None. max_score: float or None.
+
+    Returns:
+        int64 [Q, k] candidate indices on scores' device.
+
+    With s_ref the query's SMALLEST positive score (the hardest positive), a candidate with
+    score s is dropped when (each rule only when its argument is not None):
+        absolute_margin:  s + absolute_margin > s_ref
+        relative_margin:  s > s_ref - |s_ref| * relative_margin   (for every sign of s_ref)
+        max_score:        s > max_score
+    Candidates scored -inf are never returned. Each row lists the min(k, passing) passing
+    candidates with the highest scores, by decreasing score (equal scores: smaller index
+    first, also when choosing which of them make the k), then -1 padding. Compare in scores'
+    dtype. No Python loop over queries or candidates.
+    """''',
+    intro='''## Exercise 1: `positive_aware_negatives`
+
+Mining over a whole corpus (an ANN index, lesson 09) returns, for each query, the candidates the model
+scores highest. Many of the very top ones are not negatives at all: duplicates, the same item photographed
+twice, mislabels. NV-Retriever's **TopK-PercPos** filter keeps a candidate only if it scores clearly below
+the query's positive, e.g. at most 95 % of it (`relative_margin=0.05`); **TopK-MarginPos** keeps it only if
+it scores at least `absolute_margin` below; **TopK-Abs** caps the score itself.
+
+The trap is the sign. Written as $s_{ref}\\,(1 - m)$ the 95 % rule is right for $s_{ref} > 0$, but for a
+negative positive score, say $-0.5$, it gives $-0.475$: *above* the positive, so the filter keeps more
+candidates with the margin on than off (sentence-transformers issue #3819). The threshold
+$s_{ref} - |s_{ref}|\\, m$ moves down for every sign. With several positives the threshold comes from the
+smallest positive score.
+
+Worked example: one query, positives scored $0.8$ and $0.6$ (so $s_{ref} = 0.6$), candidates scored
+`[0.9, 0.59, 0.5, -inf, 0.55, 0.5]`, `k = 3`, `relative_margin = 0.05` (threshold $0.57$): candidate 0 is
+a likely false negative, 1 is above the threshold, 3 is masked; the answer is `[4, 2, 5]` (2 and 5 tie:
+the smaller index first). For a second query with positive $-0.5$ and candidates `[-0.45, -0.6, -0.52]`,
+the threshold is $-0.525$, so the answer is `[1, -1, -1]`; the buggy $s_{ref}\\,(1 - m) = -0.475$ would also
+have kept candidate 2, within 5 % of the positive.''',
+    try_it='''scores = torch.tensor([[0.9, 0.59, 0.5, float("-inf"), 0.55, 0.5]], device=device)
+positive_scores = torch.tensor([[0.8, 0.6]], device=device)
+print(positive_aware_negatives(scores, positive_scores, 3, relative_margin=0.05))  # expected: [[4, 2, 5]]
+scores = torch.tensor([[-0.45, -0.6, -0.52]], device=device)
+print(positive_aware_negatives(scores, torch.tensor([-0.5], device=device), 3, relative_margin=0.05))  # [[1, -1, -1]]''',
+)
+
+PROXY_ANCHOR = Exercise(
+    id="proxy_anchor_loss",
+    module="solutions",
+    signature="def proxy_anchor_loss(embeddings, labels, proxies, alpha=32.0, delta=0.1):",
+    docstring='''"""Proxy Anchor loss (Kim et al. 2020), in log space.
+
+    Args:
+        embeddings: [B, D], proxies: [C, D] (C >= 1): finite floating tensors of one dtype
+            and device, no all-zero row. labels: [B] integers in [0, C) (proxy c is class c).
+        alpha: scale > 0. delta: margin >= 0.
+
+    Returns:
+        0-d tensor in embeddings' dtype on its device, differentiable with respect to the
+        embeddings (and the proxies).
+
+    With s(x, p) the cosine similarity, P all proxies and P+ the proxies with at least one
+    sample of their class in the batch:
+        loss = 1/|P+| sum_{p in P+} log(1 + sum_{x of p's class}     e^{-alpha (s(x,p) - delta)})
+             + 1/|P|  sum_{p in P}  log(1 + sum_{x not of p's class} e^{ alpha (s(x,p) + delta)})
+    A proxy without positives contributes 0 to the first term and is not counted in |P+|;
+    an empty batch gives exactly 0. Evaluate log(1 + sum e^z) without overflow for alpha up
+    to 256 (as softplus(logsumexp(z))). No Python loop over samples.
+    """''',
+    intro='''## Exercise 2: `proxy_anchor_loss`
+
+Proxy losses drop mining altogether: one learned vector per class (a *proxy*) stands in for all of its
+samples, and every sample is compared with every proxy, so each batch sees all $C$ classes. **Proxy
+Anchor** makes each proxy an anchor: it pulls the proxy's own samples in (hardest first, through the
+log-sum-exp) and pushes every other sample out beyond the margin $\\delta$. The scale $\\alpha = 32$
+weights hard samples heavily, which is where the numerics bite: $e^{32 \\cdot 1.1} \\approx 2 \\cdot 10^{15}$,
+and at $\\alpha = 100$ the official code's `exp` overflows float32 to `inf`. Write
+$\\log(1 + \\sum e^{z})$ as `softplus(logsumexp(z))`, or append a 0 to the terms before a `logsumexp`.
+
+Worked example: two unit embeddings $x_0 = (1, 0)$ (class 0) and $x_1 = (0, 1)$ (class 1), proxies equal
+to them, $\\alpha = 1$, $\\delta = 0$. Each proxy's positive has cosine 1: $\\log(1 + e^{-1}) \\approx 0.3133$;
+each proxy's negative has cosine 0: $\\log(1 + e^{0}) = \\log 2 \\approx 0.6931$. The loss is
+$0.3133 + 0.6931 = 1.0064$. With a third proxy $(-1, 0)$ and no sample of class 2, the positive term still
+averages over the two proxies with samples, and the negative term adds proxy 2's
+$\\log(1 + e^{-1} + e^{0})$ and averages over three.''',
+    try_it='''x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], device=device, requires_grad=True)
+labels = torch.tensor([0, 1], device=device)
+proxies = torch.tensor([[1.0, 0.0], [0.0, 1.0]], device=device)
+loss = proxy_anchor_loss(x, labels, proxies, alpha=1.0, delta=0.0)
+loss.backward()
+print(loss)  # expected: about 1.0064
+print(proxy_anchor_loss(x * 5, labels, proxies, alpha=256.0))  # finite at large alpha, and invariant to scaling''',
+)
+
 ASSIGNMENTS = (
     Assignment(
         name="ps1_distances_semi_hard",
@@ -389,5 +491,16 @@ exercise uses the one before. As before: implement, try, check. `grader.check` p
 minimal counterexamples and points. The rules are exact, ties and boundaries included: read the
 docstrings closely. Write vectorised torch: no Python loop with a step per box or RoI.""",
         exercises=(BOX_IOU, NMS, OHEM_SELECT, OHEM_LOSS),
+    ),
+    Assignment(
+        name="ps5_beyond_the_batch",
+        title="Problem set 5: beyond the batch",
+        intro="""# Problem set 5: beyond the batch
+
+Two ways past the limits of in-batch mining (lessons 09 and 10): negatives mined over a whole corpus, with
+the false negatives filtered out, and proxy losses, which need no mining at all. As before: implement, try,
+check. `grader.check` prints the rules, minimal counterexamples and points. Write vectorised torch: no
+Python loop over queries, candidates or samples.""",
+        exercises=(POSITIVE_AWARE, PROXY_ANCHOR),
     ),
 )

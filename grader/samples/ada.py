@@ -138,3 +138,41 @@ def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, i
     if len(chosen) == 0:
         return (logits * 0.0).sum() + 0.0
     return torch.nn.functional.cross_entropy(logits[chosen], safe[chosen])
+
+
+def positive_aware_negatives(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    s = scores.detach()
+    ref = positive_scores.detach()
+    if ref.dim() == 2:
+        ref = ref.min(dim=1).values
+    ref = ref.unsqueeze(1)
+    ok = s != -math.inf
+    if absolute_margin is not None:
+        ok = ok & (s + absolute_margin <= ref)
+    if relative_margin is not None:
+        ok = ok & (s <= ref - relative_margin * ref.abs())  # below the hardest positive for either sign
+    if max_score is not None:
+        ok = ok & (s <= max_score)
+    rows, cols = s.shape
+    ranked = torch.sort(torch.where(ok, s, torch.full_like(s, -math.inf)), dim=1, descending=True, stable=True).indices
+    ranked = ranked[:, :k]
+    slot = torch.arange(ranked.shape[1], device=s.device)
+    out = torch.full((rows, k), -1, dtype=torch.int64, device=s.device)
+    out[:, :ranked.shape[1]] = torch.where(slot[None, :] < ok.sum(dim=1, keepdim=True), ranked, -1)
+    return out
+
+
+def proxy_anchor_loss(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    x = embeddings / embeddings.norm(dim=1, keepdim=True)
+    p = proxies / proxies.norm(dim=1, keepdim=True)
+    cos = x @ p.T  # [B, C]
+    member = labels.long()[:, None] == torch.arange(p.shape[0], device=x.device)[None, :]
+
+    def log1p_sum_exp(z, mask):  # per proxy: log(1 + sum of e^z over the masked samples), never overflows
+        z = torch.where(mask, z, torch.full_like(z, -math.inf))
+        return torch.logsumexp(torch.cat([z, z.new_zeros(1, z.shape[1])], dim=0), dim=0)
+
+    pos = log1p_sum_exp(-alpha * (cos - delta), member)
+    neg = log1p_sum_exp(alpha * (cos + delta), ~member)
+    with_positives = member.any(dim=0)
+    return pos.sum() / with_positives.sum().clamp(min=1) + neg.mean()

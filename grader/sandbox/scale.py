@@ -76,11 +76,38 @@ def _box_inputs(exercise: str, seed: int, device: str) -> list[Any]:
 
 _BOX_EXERCISES = ("box_iou", "nms", "ohem_select", "ohem_loss")
 
+# Problem set 5 (one CPU thread; budget = max(10 x reference, 2 s)), measured on a 2-core CPU:
+#   positive_aware_negatives: 131072 queries x 64 retrieved candidates (scores multiples of 2^-10
+#     in [-1, 1], one in eight masked to -inf), 2 positives each, k = 8, all three filters with
+#     dyadic margins (every threshold exact in float32); see PS5_TIMES below.
+#   proxy_anchor_loss: 32768 embeddings of 64 dimensions, 512 classes; see PS5_TIMES below.
+PAN_QUERIES, PAN_CANDIDATES, PAN_POSITIVES, PAN_K = 131072, 64, 2, 8
+PAN_RELATIVE, PAN_ABSOLUTE, PAN_MAX = 0.0625, 0.125, 0.96875
+PROXY_B, PROXY_D, PROXY_C, PROXY_ALPHA, PROXY_DELTA = 32768, 64, 512, 32.0, 0.1
+
+
+def _ps5_inputs(exercise: str, seed: int, device: str) -> list[Any]:
+    g = torch.Generator().manual_seed(seed)
+    if exercise == "positive_aware_negatives":
+        scores = torch.randint(-1024, 1025, (PAN_QUERIES, PAN_CANDIDATES), generator=g) / 1024
+        scores = scores.masked_fill(torch.rand(PAN_QUERIES, PAN_CANDIDATES, generator=g) < 0.125, float("-inf"))
+        positives = torch.randint(-1024, 1025, (PAN_QUERIES, PAN_POSITIVES), generator=g) / 1024
+        return [scores.to(device), positives.to(device), PAN_K, PAN_RELATIVE, PAN_ABSOLUTE, PAN_MAX]
+    x = torch.randn(PROXY_B, PROXY_D, generator=g)
+    labels = torch.randint(0, PROXY_C, (PROXY_B,), generator=g)
+    proxies = torch.randn(PROXY_C, PROXY_D, generator=g)
+    return [x.to(device), labels.to(device), proxies.to(device), PROXY_ALPHA, PROXY_DELTA]
+
+
+_PS5_EXERCISES = ("positive_aware_negatives", "proxy_anchor_loss")
+
 
 def make_inputs(exercise: str, seed: int, device: str = "cpu") -> list[Any]:
     """Positional arguments of ``exercise`` at scale (B = 2048; for the OHEM exercises see above)."""
     if exercise in _BOX_EXERCISES:
         return _box_inputs(exercise, seed, device)
+    if exercise in _PS5_EXERCISES:
+        return _ps5_inputs(exercise, seed, device)
     x, labels = _embeddings(seed, device)
     if exercise == "pairwise_distances":
         return [x]

@@ -142,3 +142,39 @@ def loss_inputs(draw):
     boxes = boxes.to(dtype) if nms_iou is not None or draw(st.booleans()) else None
     return [logits, targets, ids, per_image, boxes, nms_iou, ignore_index]
 
+
+
+@st.composite
+def candidate_inputs(draw):
+    """``[scores, positive_scores, k, relative_margin, absolute_margin, max_score]``: 3-8 queries
+    of 8-24 retrieved candidates with continuous scores in [-1, 1] (about one in ten masked to
+    -inf), positive scores of either sign, margins drawn from continuous ranges (or None): relative_margin in [0.01, 0.31], absolute_margin
+    in [0, 0.2], max_score in [0.2, 1]."""
+    g = _generator(draw(_seeds))
+    q, m, p = draw(st.integers(3, 8)), draw(st.integers(8, 24)), draw(st.integers(0, 3))
+    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    scores = torch.rand(q, m, generator=g, dtype=torch.float64) * 2 - 1
+    scores = scores.masked_fill(torch.rand(q, m, generator=g) < 0.1, float("-inf"))
+    positives = torch.rand(q, max(p, 1), generator=g, dtype=torch.float64) * 2 - 1
+    positives = positives if p else positives[:, 0]
+    u = torch.rand(3, generator=g, dtype=torch.float64).tolist()
+    rel = 0.01 + 0.3 * u[0] if draw(st.booleans()) else None
+    ab = 0.2 * u[1] if draw(st.booleans()) else None
+    top = 0.2 + 0.8 * u[2] if draw(st.booleans()) else None
+    return [scores.to(dtype), positives.to(dtype), draw(st.integers(2, 8)), rel, ab, top]
+
+
+@st.composite
+def proxy_inputs(draw):
+    """``[embeddings, labels, proxies, alpha, delta]``: 6-16 normal (not unit) embeddings of 2-16
+    dimensions, labels over 2-5 classes (some classes may have no sample), alpha in [4, 64],
+    delta in [0, 0.3]."""
+    g = _generator(draw(_seeds))
+    b, c, dim = draw(st.integers(6, 16)), draw(st.integers(2, 5)), draw(st.integers(2, 16))
+    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    x = torch.randn(b, dim, generator=g, dtype=torch.float64)
+    proxies = torch.randn(c, dim, generator=g, dtype=torch.float64)
+    present = c if draw(st.booleans()) else max(1, c - 1)
+    labels = torch.randint(0, present, (b,), generator=g)
+    u = torch.rand(2, generator=g, dtype=torch.float64).tolist()
+    return [x.to(dtype), labels, proxies.to(dtype), 4 + 60 * u[0], 0.3 * u[1]]
