@@ -336,6 +336,27 @@ TYPICAL = {
         'zero_loss': 0.0,  # trivial
         'loss_constant': 0.0,  # trivial
     },
+    'positive_aware_negatives': {
+        'pan_unfiltered': 0.0,  # different
+        'pan_easiest': 0.0,  # different
+        'pan_int32': 8.0,  # confined
+        'pan_ties_to_larger_index': 7.0,  # confined
+        'pan_in_place': 8.5,  # confined
+        'pan_crash_empty': 8.5,  # confined
+        'empty_candidates': 0.0,  # trivial
+        'pan_first_k': 0.0,  # trivial
+    },
+    'proxy_anchor_loss': {
+        'pa_delta_sign': 0.0,  # different
+        'pa_no_normalisation': 0.0,  # different
+        'pa_float64': 8.0,  # confined
+        'pa_exp_form': 8.0,  # confined
+        'pa_detached_negative': 7.5,  # confined
+        'pa_in_place': 8.5,  # confined
+        'pa_crash_empty': 8.5,  # confined
+        'zero_proxy_loss': 0.0,  # trivial
+        'pa_constant': 0.0,  # trivial
+    },
 }
 
 
