@@ -71,9 +71,10 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 
 # A correct full submission: the reference modules, inlined (a submission cannot import solutions).
-_MODULES = ("_checks", "_masks", "_boxes", "distances", "weights", "mining", "ohem")
+_MODULES = ("_checks", "_masks", "_boxes", "_cosine", "_logspace", "distances", "weights", "mining", "ohem",
+            "false_negatives", "proxies")
 _EXPORTS = ("pairwise_distances", "semi_hard_negatives", "batch_hard", "distance_weights", "box_iou", "nms",
-            "ohem_select", "ohem_loss")
+            "ohem_select", "ohem_loss", "positive_aware_negatives", "proxy_anchor_loss")
 # One mistake per exercise, appended to the correct submission (each breaks one or two rules).
 WRONG = {
     "pairwise_distances": "d = _ref(embeddings, squared)\n    return d + 1e-3 * torch.eye(d.shape[0], dtype=d.dtype)",
@@ -84,6 +85,8 @@ WRONG = {
     "nms": "return torch.sort(_ref(boxes, scores, iou_threshold)).values",
     "ohem_select": "return _ref(losses, image_ids, per_image, boxes, nms_iou, valid).flip(0)",
     "ohem_loss": "return _ref(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index).double()",
+    "positive_aware_negatives": "return _ref(scores, positive_scores, k, relative_margin, absolute_margin, max_score).int()",
+    "proxy_anchor_loss": "return _ref(embeddings, labels, proxies, alpha, delta).double()",
 }
 
 
@@ -157,7 +160,7 @@ class Phases:
             setattr(owner, name, original)
 
 
-def one_at_a_time(repeats: int, examples: int) -> int:
+def one_at_a_time(repeats: int, examples: int, only: list[str] | None = None) -> int:
     from grader.engine import reference_seconds
     from grader.grading import pipeline, submissions
     from grader.suites.registry import REGISTRY
@@ -165,7 +168,7 @@ def one_at_a_time(repeats: int, examples: int) -> int:
     torch_threads = __import__("torch").set_num_threads(1)  # noqa: F841 - the grading process, as in hnm grade
     for ex in REGISTRY.values():  # measured once per grading process, before any worker (not part of a submission)
         reference_seconds(ex)
-    cases = [("correct", correct_source())] + [(f"wrong in {e}", wrong_source(e)) for e in WRONG]
+    cases = [("correct", correct_source())] + [(f"wrong in {e}", wrong_source(e)) for e in (only or WRONG)]
     print(f"| submission | median s ({repeats} runs) | total points | " + " | ".join(PHASE_ORDER) + " |")
     print("|---|---:|---:|" + "---:|" * len(PHASE_ORDER))
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
@@ -202,13 +205,13 @@ def one_at_a_time(repeats: int, examples: int) -> int:
     return 0
 
 
-def check_cli(repeats: int, examples: int) -> int:
+def check_cli(repeats: int, examples: int, only: list[str] | None = None) -> int:
     """``hnm check <exercise> FILE`` as a student runs it (a new process each time, imports and
     worker start included): median seconds of ``repeats`` runs, right and wrong, per exercise."""
     print(f"| exercise | right: median s ({repeats} runs) | wrong: median s | right points | wrong points |")
     print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
-        for exercise_id in WRONG:
+        for exercise_id in only or WRONG:
             row = []
             for source in (correct_source(), wrong_source(exercise_id)):
                 path = Path(tmp) / "student.py"
@@ -240,11 +243,12 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="time `hnm check` of each exercise, right and wrong")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--examples", type=int, default=100)
+    ap.add_argument("--only", nargs="+", choices=sorted(WRONG), help="with --check or --one-at-a-time: these exercises")
     args = ap.parse_args()
     if args.one_at_a_time:
-        return one_at_a_time(args.repeats, args.examples)
+        return one_at_a_time(args.repeats, args.examples, args.only)
     if args.check:
-        return check_cli(args.repeats, args.examples)
+        return check_cli(args.repeats, args.examples, args.only)
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
         course = build.course(Path(tmp) / "course")
         for assignment in ASSIGNMENTS[:2]:
