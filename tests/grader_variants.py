@@ -16,12 +16,14 @@ import solutions as S
 from grader.misconceptions.families import batch_hard as _bh
 from grader.misconceptions.families import box_iou as _biou
 from grader.misconceptions.families import distance_weights as _dw
+from grader.misconceptions.families import hcl as _hcl
 from grader.misconceptions.families import iou_dtype as _iou_dtype
 from grader.misconceptions.families import label_masks as _masks
 from grader.misconceptions.families import nms as _nms_variant
 from grader.misconceptions.families import ohem_loss as _loss_variant
 from grader.misconceptions.families import ohem_select as _select_variant
 from grader.misconceptions.families import semi_hard as _sh
+from grader.misconceptions.families import topk as _topk
 from grader.misconceptions.families import visiting_order as _visiting_order
 
 
@@ -909,6 +911,204 @@ CONFINED = [
     sel_int32, sel_visiting_order, sel_ties_to_larger_index, sel_in_place, sel_crash_without_candidates,
     loss_float64, loss_ignores_only_out_of_range, loss_leaks_gradient, loss_double_gradient,
     loss_nan_when_empty, loss_in_place, loss_crash_empty,
+]
+
+
+# ================================================================== contrastive exercises (problem set 4)
+# ------------------------------------------------------------------ hard_negative_infonce
+def hni_loop(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    """Anchor by anchor: its positive, its N negatives, the HCL negative term in log space."""
+    b = z1.shape[0]
+    if b <= 1:
+        return (z1.sum() + z2.sum()) * 0.0
+    z = torch.cat([z1, z2])
+    z = z / z.norm(dim=1, keepdim=True)
+    n = 2 * b - 2
+    losses = []
+    for i in range(2 * b):
+        j = (i + b) % (2 * b)
+        others = [m for m in range(2 * b) if m not in (i, j)]
+        s_pos = (z[i] * z[j]).sum() / temperature
+        s_neg = z[others] @ z[i] / temperature
+        log_ng = math.log(n) + torch.logsumexp((beta + 1) * s_neg, 0) - torch.logsumexp(beta * s_neg, 0)
+        if tau_plus > 0:
+            log_r = math.log(tau_plus * n) + s_pos - log_ng
+            floor = math.log(n) - 1 / temperature
+            if float(log_r.detach()) < 0:
+                log_ng = torch.clamp(log_ng + torch.log(-torch.expm1(log_r)) - math.log(1 - tau_plus), min=floor)
+            else:
+                log_ng = s_pos * 0 + floor
+        losses.append(torch.logaddexp(log_ng - s_pos, s_pos * 0))
+    return torch.stack(losses).mean()
+
+
+def hni_family(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus)
+
+
+def hni_float64_out(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return S.hard_negative_infonce(z1, z2, temperature, beta, tau_plus).double()
+
+
+def hni_self_negative(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, self_negative=True)
+
+
+def hni_no_debias_division(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, no_debias_division=True)
+
+
+def hni_beta_on_cosine(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, beta_on_cosine=True)
+
+
+def hni_no_floor(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, no_floor=True)
+
+
+def hni_exp_form(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, exp_form=True)
+
+
+def hni_detached_weights(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, detach_weights=True)
+
+
+def hni_nan_single(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    """No negative: the mean over no terms (NaN)."""
+    if z1.shape[0] <= 1:
+        return (z1.sum() + z2.sum()) * 0.0 + float("nan")
+    return S.hard_negative_infonce(z1, z2, temperature, beta, tau_plus)
+
+
+def hni_in_place(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    z1.data.div_(z1.data.norm(dim=1, keepdim=True))  # "normalise the views", in the caller's tensor
+    return S.hard_negative_infonce(z1, z2, temperature, beta, tau_plus)
+
+
+def hni_crash_small(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    if z1.shape[0] <= 1:
+        raise ValueError("need at least two pairs")
+    return S.hard_negative_infonce(z1, z2, temperature, beta, tau_plus)
+
+
+def zero_hni(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return (z1 * 0).sum()
+
+
+def hni_uniform(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    """The loss of a batch whose similarities are all equal, log(2B - 1), with zero gradient."""
+    b = z1.shape[0]
+    return (z1 * 0).sum() + (math.log(2 * b - 1) if b >= 2 else 0.0)
+
+
+# ------------------------------------------------------------------ topk_negatives
+def topk_loop(sim, labels, k):
+    """Row by row: negatives sorted by (-sim, index), the first k, padded with -1."""
+    s, lab = sim.detach().tolist(), labels.tolist()
+    out = []
+    for a in range(len(lab)):
+        negs = sorted((n for n in range(len(lab)) if lab[n] != lab[a]), key=lambda n: (-s[a][n], n))[:k]
+        out.append(negs + [-1] * (k - len(negs)))
+    return torch.tensor(out, dtype=torch.int64, device=sim.device).reshape(len(lab), k)
+
+
+def topk_family(sim, labels, k):
+    return _topk(sim, labels, k)
+
+
+def topk_int32(sim, labels, k):
+    return S.topk_negatives(sim, labels, k).int()
+
+
+def topk_any_label(sim, labels, k):
+    return _topk(sim, labels, k, any_label=True)
+
+
+def topk_pad_zero(sim, labels, k):
+    return _topk(sim, labels, k, pad_value=0)
+
+
+def topk_least(sim, labels, k):
+    return _topk(sim, labels, k, least=True)
+
+
+def topk_unsorted(sim, labels, k):
+    return _topk(sim, labels, k, unsorted=True)
+
+
+def topk_ties_larger(sim, labels, k):
+    return _topk(sim, labels, k, ties_larger=True)
+
+
+def topk_in_place(sim, labels, k):
+    out = S.topk_negatives(sim, labels, k)
+    sim.fill_diagonal_(-2.0)  # "exclude the anchor itself", in the caller's tensor
+    return out
+
+
+def topk_crash_empty(sim, labels, k):
+    if sim.shape[0] == 0:
+        raise ValueError("empty batch")
+    return S.topk_negatives(sim, labels, k)
+
+
+def empty_topk(sim, labels, k):
+    return torch.full((sim.shape[0], k), -1, dtype=torch.int64, device=sim.device)
+
+
+def topk_by_index(sim, labels, k):
+    """The first k negatives by index: right structure, no similarity."""
+    return _topk(torch.zeros_like(sim), labels, k)
+
+
+CORRECT.update({
+    "hard_negative_infonce": [S.hard_negative_infonce, hni_loop, hni_family],
+    "topk_negatives": [S.topk_negatives, topk_loop, topk_family],
+})
+
+MUTANTS.update({
+    "hard_negative_infonce": {
+        hni_float64_out: "returns_scalar",
+        hni_self_negative: "plain_ntxent",
+        hni_no_debias_division: "debiased",
+        hni_beta_on_cosine: "hardness_weighted",
+        hni_no_floor: "clamp_floor",
+        hni_exp_form: "low_temperature",
+        hni_detached_weights: "gradient_matches",
+        hni_nan_single: "single_pair_zero",
+        hni_in_place: "inputs_unchanged",
+        hni_crash_small: "handles_edge_cases",
+    },
+    "topk_negatives": {
+        topk_int32: "returns_index_tensor",
+        topk_any_label: "only_negatives",
+        topk_pad_zero: "count_and_padding",
+        topk_least: "hardest_negatives",
+        topk_unsorted: "decreasing_order",
+        topk_ties_larger: "ties_smallest_index",
+        topk_in_place: "inputs_unchanged",
+        topk_crash_empty: "handles_edge_cases",
+    },
+})
+
+DEGENERATE.update({
+    "hard_negative_infonce": zero_hni,
+    "topk_negatives": empty_topk,
+})
+
+TRIVIAL.update({
+    "hard_negative_infonce": [zero_hni, hni_uniform],
+    "topk_negatives": [empty_topk, topk_by_index],
+})
+
+DIFFERENT += [
+    hni_self_negative, hni_beta_on_cosine,
+    topk_any_label, topk_least, topk_unsorted,
+]
+CONFINED += [
+    hni_float64_out, hni_no_floor, hni_exp_form, hni_detached_weights, hni_nan_single, hni_in_place, hni_crash_small,
+    topk_int32, topk_ties_larger, topk_in_place, topk_crash_empty,
 ]
 
 

@@ -97,6 +97,7 @@ def test_every_mutant_is_classified():
         "sel_nms_across_images", "loss_per_batch",
         "pan_sign_bug", "pan_max_positive", "pan_ignores_max_score", "pan_returns_masked",
         "pa_positive_over_all", "pa_negative_over_present",
+        "hni_no_debias_division", "topk_pad_zero",
     }
 
 
@@ -335,6 +336,30 @@ TYPICAL = {
         'loss_crash_empty': 8.5,  # confined
         'zero_loss': 0.0,  # trivial
         'loss_constant': 0.0,  # trivial
+    },
+    'hard_negative_infonce': {
+        'hni_self_negative': 0.0,  # different
+        'hni_beta_on_cosine': 0.0,  # different
+        'hni_float64_out': 8.0,  # confined
+        'hni_no_floor': 6.5,  # confined
+        'hni_exp_form': 7.5,  # confined
+        'hni_detached_weights': 8.0,  # confined
+        'hni_nan_single': 8.5,  # confined
+        'hni_in_place': 7.5,  # confined
+        'hni_crash_small': 8.5,  # confined
+        'zero_hni': 0.0,  # trivial
+        'hni_uniform': 0.0,  # trivial
+    },
+    'topk_negatives': {
+        'topk_any_label': 0.0,  # different
+        'topk_least': 0.0,  # different
+        'topk_unsorted': 0.0,  # different
+        'topk_int32': 8.0,  # confined
+        'topk_ties_larger': 7.5,  # confined
+        'topk_in_place': 8.5,  # confined
+        'topk_crash_empty': 8.5,  # confined
+        'empty_topk': 0.0,  # trivial
+        'topk_by_index': 0.0,  # trivial
     },
     'positive_aware_negatives': {
         'pan_unfiltered': 0.0,  # different

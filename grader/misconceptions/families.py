@@ -198,6 +198,73 @@ def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, i
     return loss
 
 
+def hcl(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1, *, beta_on_cosine=False, exp_form=False,
+        self_negative=False, no_floor=False, floor_without_n=False, no_debias_division=False,
+        detach_weights=False, one_direction=False, no_normalise=False):
+    """Hardness-weighted debiased InfoNCE (HCL) over two views, with its known mistakes as flags.
+
+    ``exp_form`` is the author code's criterion (joshr17/HCL): ``exp(s)`` directly, which
+    overflows float32 at low temperatures or large ``beta``."""
+    b = z1.shape[0]
+    if b <= 1:
+        return (z1.sum() + z2.sum()) * 0.0
+    z = torch.cat([z1, z2])
+    if not no_normalise:
+        z = F.normalize(z, dim=1)
+    cos = z @ z.T
+    s = cos / temperature
+    idx = torch.arange(2 * b, device=z.device)
+    partner = (idx + b) % (2 * b)
+    not_neg = idx[None, :] == partner[:, None]
+    if not self_negative:
+        not_neg = not_neg | (idx[None, :] == idx[:, None])
+    n = 2 * b - int(not_neg[0].sum())
+    s_pos = s[idx, partner]
+    if exp_form:
+        neg = torch.exp(s).masked_select(~not_neg).view(2 * b, n)
+        pos = torch.exp(s_pos)
+        imp = (beta * neg.log()).exp()
+        reweight = (imp * neg).sum(dim=-1) / imp.mean(dim=-1)
+        ng = ((-tau_plus * n * pos + reweight) / (1 - tau_plus)).clamp(min=n * math.e ** (-1 / temperature))
+        loss = -torch.log(pos / (pos + ng))
+    else:
+        s_neg = s.masked_fill(not_neg, -math.inf)
+        log_w = torch.log_softmax((beta * (cos if beta_on_cosine else s)).masked_fill(not_neg, -math.inf), dim=1)
+        if detach_weights:
+            log_w = log_w.detach()
+        log_rw = math.log(n) + torch.logsumexp(log_w + s_neg, dim=1)
+        log_ng = log_rw
+        if tau_plus > 0:
+            log_r = math.log(tau_plus * n) + s_pos - log_rw
+            ok = log_r < 0
+            log_ng = log_rw + torch.log(-torch.expm1(torch.where(ok, log_r, -torch.ones_like(log_r))))
+            if not no_debias_division:
+                log_ng = log_ng - math.log1p(-tau_plus)
+            log_ng = torch.where(ok, log_ng, torch.full_like(log_ng, -math.inf))
+            if not no_floor:
+                floor = (0.0 if floor_without_n else math.log(n)) - 1 / temperature
+                log_ng = log_ng.clamp(min=floor)
+        loss = torch.logaddexp(log_ng - s_pos, torch.zeros_like(s_pos))
+    return loss[:b].mean() if one_direction else loss.mean()
+
+
+def topk(sim, labels, k, *, any_label=False, ties_larger=False, unsorted=False, least=False, pad_value=-1):
+    """Per anchor the k most similar negatives (ties: smallest index), padded, with known mistakes as flags."""
+    b = sim.shape[0]
+    neg = ~torch.eye(b, dtype=torch.bool, device=sim.device) if any_label else labels[:, None] != labels[None, :]
+    key = sim.detach() * (-1 if least else 1)
+    keyed = key.masked_fill(~neg, -math.inf)
+    if ties_larger:
+        order = (b - 1) - torch.sort(keyed.flip(1), dim=1, descending=True, stable=True).indices
+    else:
+        order = torch.sort(keyed, dim=1, descending=True, stable=True).indices
+    order = torch.cat([order, order.new_full((b, max(k - b, 0)), -1)], dim=1)[:, :k]
+    listed = torch.arange(k, device=sim.device)[None, :] < neg.sum(dim=1, keepdim=True)
+    if unsorted:
+        order = torch.sort(order.masked_fill(~listed, b), dim=1).values
+    return torch.where(listed, order, torch.full_like(order, pad_value))
+
+
 def positive_aware(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None,
                    sign_bug=False, reference="min", keep_masked=False, easiest=False, ties_larger=False,
                    inclusive=False):

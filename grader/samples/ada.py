@@ -140,6 +140,48 @@ def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, i
     return torch.nn.functional.cross_entropy(logits[chosen], safe[chosen])
 
 
+def hard_negative_infonce(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    b = z1.shape[0]
+    if b <= 1:
+        return (z1.sum() + z2.sum()) * 0.0
+    z = torch.cat([z1, z2])
+    z = z / z.norm(dim=1, keepdim=True)
+    s = z @ z.T / temperature
+    idx = torch.arange(2 * b, device=z.device)
+    other = torch.cat([idx[b:], idx[:b]])
+    s_pos = s[idx, other]
+    drop = torch.zeros_like(s, dtype=torch.bool)
+    drop[idx, idx] = True
+    drop[idx, other] = True
+    n = 2 * b - 2
+    # log of N * sum e^{(beta+1)s} / sum e^{beta s}, over the negatives (masked after scaling: 0 * -inf is NaN)
+    log_rw = (math.log(n) + torch.logsumexp(((beta + 1) * s).masked_fill(drop, -math.inf), 1)
+              - torch.logsumexp((beta * s).masked_fill(drop, -math.inf), 1))
+    if tau_plus > 0:
+        # Ng = rw (1 - r) / (1 - tau_plus) with r = tau_plus N e^{s+} / rw, floored at N e^{-1/t}
+        log_r = math.log(tau_plus * n) + s_pos - log_rw
+        r_ok = log_r < 0
+        safe = torch.where(r_ok, log_r, torch.full_like(log_r, -1.0))
+        log_ng = log_rw + torch.log(-torch.expm1(safe)) - math.log(1 - tau_plus)
+        log_ng = torch.where(r_ok, log_ng, torch.full_like(log_ng, -math.inf))
+        log_ng = torch.maximum(log_ng, torch.full_like(log_ng, math.log(n) - 1 / temperature))
+    else:
+        log_ng = log_rw
+    return torch.nn.functional.softplus(log_ng - s_pos, beta=1, threshold=50).mean()
+
+
+def topk_negatives(sim, labels, k):
+    b = sim.shape[0]
+    neg = labels[:, None] != labels[None, :]
+    # rank key: negatives first by decreasing sim, ties by index (stable sort)
+    keyed = sim.detach().masked_fill(~neg, -math.inf)
+    order = torch.sort(keyed, dim=1, descending=True, stable=True).indices
+    pad = max(k - b, 0)
+    order = torch.cat([order, order.new_full((b, pad), -1)], dim=1)[:, :k]
+    count = neg.sum(dim=1, keepdim=True)
+    return torch.where(torch.arange(k, device=sim.device)[None, :] < count, order, torch.full_like(order, -1))
+
+
 def positive_aware_negatives(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
     s = scores.detach()
     ref = positive_scores.detach()

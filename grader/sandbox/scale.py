@@ -30,6 +30,12 @@ IOU_SHAPE = (65536, 32)  # anchors x ground-truth boxes
 NMS_BOXES, NMS_OBJECTS, NMS_IOU = 16384, 1024, 0.7
 OHEM_IMAGES, OHEM_ROIS, OHEM_OBJECTS, OHEM_PER_IMAGE, OHEM_IOU, OHEM_CLASSES = 384, 256, 8, 32, 0.7, 21
 
+# Contrastive exercises (problem set 4), a realistic SimCLR batch: see the measured times below.
+#   hard_negative_infonce: B = 4096 pairs of 128-d views (8192 anchors, 8190 negatives each).
+#   topk_negatives: cosines of 4096 128-d embeddings of 64 classes, k = 32.
+HNI_SIZE, HNI_DIM = 4096, 128
+TOPK_SIZE, TOPK_DIM, TOPK_CLASSES, TOPK_K = 4096, 128, 64, 32
+
 
 def _embeddings(seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
@@ -107,12 +113,25 @@ def _ps5_inputs(exercise: str, seed: int, device: str) -> list[Any]:
 _PS5_EXERCISES = ("positive_aware_negatives", "proxy_anchor_loss")
 
 
+def _contrastive_inputs(exercise: str, seed: int, device: str) -> list[Any]:
+    g = torch.Generator().manual_seed(seed)
+    if exercise == "hard_negative_infonce":
+        z1 = torch.randn(HNI_SIZE, HNI_DIM, generator=g)
+        z2 = z1 + 0.5 * torch.randn(HNI_SIZE, HNI_DIM, generator=g)
+        return [z1.to(device), z2.to(device), 0.5, 1.0, 0.1]
+    x = torch.nn.functional.normalize(torch.randn(TOPK_SIZE, TOPK_DIM, generator=g), dim=1)
+    labels = torch.randint(0, TOPK_CLASSES, (TOPK_SIZE,), generator=g)
+    return [(x @ x.T).to(device), labels.to(device), TOPK_K]
+
+
 def make_inputs(exercise: str, seed: int, device: str = "cpu") -> list[Any]:
     """Positional arguments of ``exercise`` at scale (B = 2048; for the OHEM exercises see above)."""
     if exercise in _BOX_EXERCISES:
         return _box_inputs(exercise, seed, device)
     if exercise in _PS5_EXERCISES:
         return _ps5_inputs(exercise, seed, device)
+    if exercise in ("hard_negative_infonce", "topk_negatives"):
+        return _contrastive_inputs(exercise, seed, device)
     x, labels = _embeddings(seed, device)
     if exercise == "pairwise_distances":
         return [x]

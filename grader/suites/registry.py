@@ -20,6 +20,8 @@ EXERCISE_IDS = (
     "nms",
     "ohem_select",
     "ohem_loss",
+    "hard_negative_infonce",
+    "topk_negatives",
     "positive_aware_negatives",
     "proxy_anchor_loss",
 )
