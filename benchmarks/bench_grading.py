@@ -72,9 +72,10 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 # A correct full submission: the reference modules, inlined (a submission cannot import solutions).
 _MODULES = ("_checks", "_masks", "_boxes", "_cosine", "_logspace", "distances", "weights", "mining", "ohem",
-            "false_negatives", "proxies")
+            "contrastive", "false_negatives", "proxies")
 _EXPORTS = ("pairwise_distances", "semi_hard_negatives", "batch_hard", "distance_weights", "box_iou", "nms",
-            "ohem_select", "ohem_loss", "positive_aware_negatives", "proxy_anchor_loss")
+            "ohem_select", "ohem_loss", "hard_negative_infonce", "topk_negatives", "positive_aware_negatives",
+            "proxy_anchor_loss")
 # One mistake per exercise, appended to the correct submission (each breaks one or two rules).
 WRONG = {
     "pairwise_distances": "d = _ref(embeddings, squared)\n    return d + 1e-3 * torch.eye(d.shape[0], dtype=d.dtype)",
@@ -85,6 +86,8 @@ WRONG = {
     "nms": "return torch.sort(_ref(boxes, scores, iou_threshold)).values",
     "ohem_select": "return _ref(losses, image_ids, per_image, boxes, nms_iou, valid).flip(0)",
     "ohem_loss": "return _ref(logits, targets, image_ids, per_image, boxes, nms_iou, ignore_index).double()",
+    "hard_negative_infonce": "return _ref(z1, z2, temperature, beta, tau_plus).double()",
+    "topk_negatives": "return _ref(sim, labels, k).int()",
     "positive_aware_negatives": "return _ref(scores, positive_scores, k, relative_margin, absolute_margin, max_score).int()",
     "proxy_anchor_loss": "return _ref(embeddings, labels, proxies, alpha, delta).double()",
 }

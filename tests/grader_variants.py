@@ -1102,6 +1102,17 @@ TRIVIAL.update({
     "topk_negatives": [empty_topk, topk_by_index],
 })
 
+DIAGNOSED.update({
+    "hni_beta_on_cosine": "beta_on_cosine",
+    "hni_exp_form": "exp_overflow",
+    "hni_self_negative": "anchor_as_own_negative",
+    "hni_no_floor": "no_clamp_floor",
+    "topk_ties_larger": "ties_to_larger_index",
+    "topk_any_label": "positives_as_negatives",
+    "topk_least": "least_similar",
+    "topk_unsorted": "index_order",
+})
+
 DIFFERENT += [
     hni_self_negative, hni_beta_on_cosine,
     topk_any_label, topk_least, topk_unsorted,

@@ -154,3 +154,26 @@ def test_problem_set_5_round_trips_through_nbgrader(tmp_path):
     build.run_nbgrader(course, "export")
     scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
     assert scores == {"solution": 20.0, "stub": 0.0}
+
+
+def test_ps4_round_trip_solution_full_stub_zero(tmp_path):
+    """Problem set 4 through real nbgrader: independently written right answers (ada's) score
+    full marks, the untouched stubs 0, and the out-of-process grader agrees."""
+    assignment = "ps4_contrastive"
+    course = build.course(tmp_path / "course")
+    build.run_nbgrader(course, "generate_assignment", assignment, "--force")
+    release = course / "release" / assignment / f"{assignment}.ipynb"
+    ada = build.answer_cells(ROOT / "grader" / "samples" / "ada.py")
+    ids = [ex.id for ex in next(a for a in ASSIGNMENTS if a.name == assignment).exercises]
+    students = {"solution": _submission(release, {name: ada[name] for name in ids}), "stub": _submission(release, {})}
+    for student, nb in students.items():
+        target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+    build.run_nbgrader(course, "autograde", assignment, "--force")
+    build.run_nbgrader(course, "export")
+    scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader((course / "grades.csv").open())}
+    assert scores == {"solution": 20.0, "stub": 0.0}
+    docs = classrun.run(course / "submitted", tmp_path / "out", workers=1, device="cpu", resume=False,
+                        examples=100, assignment=assignment)
+    assert {d["student"]: d["total"] for d in docs} == scores

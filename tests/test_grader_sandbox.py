@@ -24,7 +24,7 @@ SAMPLES = ROOT / "grader" / "samples"
 # The class's maximum, from the registry (problem sets add exercises).
 MAX_TOTAL = float(sum(p.points for ex in REGISTRY.values() for p in ex.properties))
 # Exercises no sample student but ada attempts (ben..hal have no function for them; eve's stubs raise).
-WITHOUT_SAMPLE_MISTAKES = {"positive_aware_negatives", "proxy_anchor_loss"}
+WITHOUT_SAMPLE_MISTAKES = {"hard_negative_infonce", "topk_negatives", "positive_aware_negatives", "proxy_anchor_loss"}
 CHEATS = Path(__file__).resolve().parent / "cheats"
 HNM = [sys.executable, "-m", "grader.cli"]
 # `make test` distributes whole files (pytest-xdist --dist loadfile), so the session fixtures below

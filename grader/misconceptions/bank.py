@@ -57,6 +57,7 @@ def _m(exercise: str, name: str, title: str, hint: str, implementation: Callable
 
 _PD, _SH, _BH, _DW = "pairwise_distances", "semi_hard_negatives", "batch_hard", "distance_weights"
 _IOU, _NMS, _SEL, _LOSS = "box_iou", "nms", "ohem_select", "ohem_loss"
+_HNI, _TOPK = "hard_negative_infonce", "topk_negatives"
 _PAN, _PA = "positive_aware_negatives", "proxy_anchor_loss"
 
 _ENTRIES = (
@@ -184,6 +185,37 @@ _ENTRIES = (
     _m(_LOSS, "ignore_by_range", "Ignored targets recognised by range, not by ignore_index",
        """A RoI is ignored when its target equals ignore_index; you ignored targets outside [0, C)
        instead, so an ignore_index inside that range is treated as a class.""", _named(fam.ohem_loss, range_valid=True)),
+    _m(_HNI, "beta_on_cosine", "beta multiplies the raw cosine, not cosine / temperature",
+       """Your importance weights are e^(beta cos). In this exercise (and the HCL authors' code) beta
+       multiplies s = cosine / temperature: the weights are e^(beta s), so reweight = N sum e^((beta+1) s) /
+       sum e^(beta s). The two conventions differ by a factor 1/temperature in beta.""",
+       _named(fam.hcl, beta_on_cosine=True)),
+    _m(_HNI, "exp_overflow", "exp(cosine / temperature) overflows float32",
+       """Your loss becomes inf or NaN in float32 when (beta + 1) cosine / temperature exceeds about 88
+       (temperature 0.01, or beta = 50): the authors' code evaluates exp(s) directly. Keep every
+       quantity as a logarithm: logsumexp for the sums, log1p / expm1 for the debiasing, logaddexp or
+       softplus for the loss.""", _named(fam.hcl, exp_form=True)),
+    _m(_HNI, "anchor_as_own_negative", "The anchor is counted among its own negatives",
+       """Each anchor has N = 2B - 2 negatives: every row of [z1; z2] except itself and its other view.
+       Your denominator also contains the anchor's similarity with itself (cosine 1), the largest term
+       of all at low temperature.""", _named(fam.hcl, self_negative=True)),
+    _m(_HNI, "no_clamp_floor", "The debiased term is not clamped at N e^(-1/temperature)",
+       """When tau_plus N e^(s+) exceeds the reweighted negatives, the debiased sum is zero or negative:
+       Ng must then be clamped at N e^(-1/temperature), its smallest possible value, instead of
+       vanishing (or turning into NaN).""", _named(fam.hcl, no_floor=True)),
+    _m(_TOPK, "ties_to_larger_index", "Ties go to the larger index",
+       """Equal similarities must be listed by increasing index, and at the cut the smaller index is kept.
+       A stable sort of the masked row (descending=True, stable=True) keeps equal values in index order;
+       torch.topk makes no promise about ties.""", _named(fam.topk, ties_larger=True)),
+    _m(_TOPK, "positives_as_negatives", "Positives listed as negatives",
+       """Only samples with another label are negatives of an anchor. You masked out the anchor itself but
+       not the other samples of its class, which are its positives.""", _named(fam.topk, any_label=True)),
+    _m(_TOPK, "least_similar", "The least similar negatives instead of the most similar",
+       """Hard negatives are the most similar ones (largest sim[a, n]); you listed the smallest.""",
+       _named(fam.topk, least=True)),
+    _m(_TOPK, "index_order", "The right negatives in index order",
+       """The k negatives are listed by decreasing similarity (the hardest first), not by index.""",
+       _named(fam.topk, unsorted=True)),
     _m(_PAN, "margin_sign", "Relative threshold written s_ref * (1 - relative_margin)",
        """For a positive score below 0, s_ref * (1 - m) lies above s_ref, so the filter keeps candidates that
        score higher than the positive (more with the margin on than off: sentence-transformers issue #3819).

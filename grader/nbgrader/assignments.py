@@ -460,6 +460,108 @@ print(loss)  # expected: about 1.0064
 print(proxy_anchor_loss(x * 5, labels, proxies, alpha=256.0))  # finite at large alpha, and invariant to scaling''',
 )
 
+HARD_NEGATIVE_INFONCE = Exercise(
+    id="hard_negative_infonce",
+    module="solutions",
+    signature="def hard_negative_infonce(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):",
+    docstring='''"""Hardness-weighted, debiased InfoNCE (HCL, Robinson et al. 2021) over two views.
+
+    Args:
+        z1, z2: [B, D] floating tensors of equal shape, dtype and device, no all-zero row;
+            z1[i] and z2[i] are two views of item i (not necessarily unit length).
+        temperature: > 0. beta: >= 0. tau_plus: in [0, 1).
+
+    Returns:
+        0-d tensor in z1's dtype on z1's device.
+
+    The 2B rows of [z1; z2] are the anchors. Anchor i's positive is the other view of its
+    item; its N = 2B - 2 negatives are every other row (never itself). With
+    s = cosine / temperature (s+ for the positive, s_1..s_N for the negatives):
+        reweight = N * sum_i e^{(beta + 1) s_i} / sum_i e^{beta s_i}
+        Ng       = max((reweight - tau_plus * N * e^{s+}) / (1 - tau_plus), N * e^{-1/temperature})
+        loss     = log(1 + Ng / e^{s+})
+    averaged over the 2B anchors (beta multiplies s, not the raw cosine). With tau_plus = 0
+    the clamp cannot bind and may be left out.
+
+    Rules: beta = tau_plus = 0 is plain NT-Xent (SimCLR); beta = 0 the debiased loss; float32
+    must stay finite and accurate for temperatures down to 1e-4 and beta up to 50 (work in
+    log space: logsumexp, logaddexp, log1p/expm1, never exp(s)); the gradient flows through
+    every term, the importance weights included. B <= 1 (no negative): exactly 0.0, still
+    connected to z1 and z2. Do not modify the inputs. No Python loop over anchors or pairs.
+    """''',
+    intro='''## Exercise 1: `hard_negative_infonce`
+
+SimCLR's NT-Xent loss treats every other sample of the batch as a negative and weighs them by
+$e^{s_i}$ with $s = \\cos / t$: the **temperature** $t$ is already a hardness dial (a small $t$
+gives the most similar negatives almost all the weight). Two papers change only the negative term:
+
+* **Debiasing** (Chuang et al. 2020): a "negative" of the same class as the anchor is really a
+  positive; with class prior $\\tau^+$, subtract its expected share $\\tau^+ N e^{s^+}$ and divide by
+  $1 - \\tau^+$. The result can become $\\le 0$, so it is clamped at $N e^{-1/t}$, its smallest
+  possible value for cosines $\\ge -1$.
+* **Hardness weighting** (HCL, Robinson et al. 2021): weigh the negatives by $e^{\\beta s_i}$,
+  normalised to mean 1: `reweight` $= N \\sum_i e^{(\\beta+1) s_i} / \\sum_i e^{\\beta s_i}$. $\\beta = 0$ is
+  the plain sum; as $\\beta \\to \\infty$ only the hardest negative counts ($N \\max_i e^{s_i}$), and the loss
+  never decreases as $\\beta$ grows.
+
+The authors' code evaluates `exp(sim / t)` directly, which is `inf` in float32 once
+$(\\beta + 1)\\cos / t > 88.7$: at $t = 0.01$ already, and at $t = 0.5$ for $\\beta = 50$. Write every
+quantity as a logarithm: $\\log$ `reweight` is a difference of two `logsumexp`s plus $\\log N$; the
+debiased term is $\\log$ `reweight` $+ \\log(1 - r) - \\log(1 - \\tau^+)$ with
+$r = \\tau^+ N e^{s^+} /$ `reweight` (and $-\\infty$ when $r \\ge 1$, before the clamp); the loss is
+$\\mathrm{softplus}(\\log N_g - s^+)$. Mask the anchor and its positive *after* scaling by $\\beta$
+($0 \\cdot (-\\infty)$ is NaN).
+
+Worked example (next cell): three items in 2-D. With $t = 0.5$: $\\beta = \\tau^+ = 0$ gives
+NT-Xent $\\approx 0.5252$; $\\beta = 1, \\tau^+ = 0.1$ gives $\\approx 0.6514$. With the second views
+reversed and $t = 0.01$ the loss is $\\approx 120.25$, where the authors' code returns NaN.''',
+    try_it='''z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], device=device, requires_grad=True)
+z2 = torch.tensor([[1.0, 0.5], [0.5, 1.0], [-1.0, -0.5]], device=device)
+print(hard_negative_infonce(z1, z2, 0.5, beta=0.0, tau_plus=0.0))  # expected: about 0.5252 (NT-Xent)
+loss = hard_negative_infonce(z1, z2, 0.5, beta=1.0, tau_plus=0.1)
+loss.backward()
+print(loss, z1.grad)  # expected: about 0.6514, a finite gradient
+print(hard_negative_infonce(z1.detach(), z2.flip(0), 0.01, beta=1.0, tau_plus=0.1))  # expected: about 120.25''',
+)
+
+TOPK_NEGATIVES = Exercise(
+    id="topk_negatives",
+    module="solutions",
+    signature="def topk_negatives(sim, labels, k):",
+    docstring='''"""Per anchor, the k most similar negatives (for a "mined" NT-Xent denominator).
+
+    Args:
+        sim: [B, B] finite floating similarities (larger = more similar); row a is read for
+            anchor a (do not assume symmetry). labels: [B] integers. k: int >= 1.
+
+    Returns:
+        int64 [B, k] on sim's device. Row a lists the negatives n of a (labels[n] != labels[a])
+        in decreasing sim[a, n], equal similarities by increasing index (also when the row is
+        cut at k: the smaller index is kept), the first k of them; when a has fewer than k
+        negatives the row is padded with -1 at the end.
+
+    Do not modify the inputs. No Python loop over anchors or pairs.
+    """''',
+    intro='''## Exercise 2: `topk_negatives`
+
+A "mined" NT-Xent keeps only each anchor's $k$ hardest negatives in its denominator (everything
+else is easy and contributes almost nothing, but still costs memory at large batch sizes). The
+mining step is a per-row selection: among the anchor's negatives, the $k$ largest similarities.
+Make the answer exact: ties go to the smaller index (a *stable* sort keeps equal values in index
+order; `torch.topk` does not promise any order for ties), and a row with fewer than $k$ negatives is
+padded with $-1$.
+
+Worked example (next cell): labels `[0, 0, 1, 1, 2]`, $k = 2$. Anchor 0's negatives are 2, 3, 4 with
+similarities $0.2, 0.5, 0.5$: 3 and 4 tie, so the row is `[3, 4]`. Anchor 4 (the only one of class 2)
+has four negatives, similarities $0.5, 0.3, 0.6, 0.8$: `[3, 2]`. With $k = 4$, anchor 0 has only three
+negatives: `[3, 4, 2, -1]`.''',
+    try_it='''sim = torch.tensor([[1.0, 0.9, 0.2, 0.5, 0.5], [0.9, 1.0, 0.7, 0.1, 0.3], [0.2, 0.7, 1.0, 0.6, 0.6],
+                    [0.5, 0.1, 0.6, 1.0, 0.8], [0.5, 0.3, 0.6, 0.8, 1.0]], device=device)
+labels = torch.tensor([0, 0, 1, 1, 2], device=device)
+print(topk_negatives(sim, labels, 2))  # expected: [[3, 4], [2, 4], [1, 4], [4, 0], [3, 2]]
+print(topk_negatives(sim, labels, 4)[0])  # expected: [3, 4, 2, -1]''',
+)
+
 ASSIGNMENTS = (
     Assignment(
         name="ps1_distances_semi_hard",
@@ -491,6 +593,18 @@ exercise uses the one before. As before: implement, try, check. `grader.check` p
 minimal counterexamples and points. The rules are exact, ties and boundaries included: read the
 docstrings closely. Write vectorised torch: no Python loop with a step per box or RoI.""",
         exercises=(BOX_IOU, NMS, OHEM_SELECT, OHEM_LOSS),
+    ),
+    Assignment(
+        name="ps4_contrastive",
+        title="Problem set 4: hard negatives inside contrastive losses",
+        intro="""# Problem set 4: hard negatives inside contrastive losses
+
+InfoNCE / NT-Xent losses weigh every in-batch negative by its similarity; these exercises make that
+weighting explicit (hardness-weighted, debiased InfoNCE) and select the hardest negatives outright (the
+top-k negatives of a "mined" denominator). As before: implement, try, check. `grader.check` prints the
+rules, minimal counterexamples and points. Work in log space, and write vectorised torch: no Python
+loop over anchors or pairs.""",
+        exercises=(HARD_NEGATIVE_INFONCE, TOPK_NEGATIVES),
     ),
     Assignment(
         name="ps5_beyond_the_batch",

@@ -30,10 +30,13 @@ IOU_SHAPE = (65536, 32)  # anchors x ground-truth boxes
 NMS_BOXES, NMS_OBJECTS, NMS_IOU = 16384, 1024, 0.7
 OHEM_IMAGES, OHEM_ROIS, OHEM_OBJECTS, OHEM_PER_IMAGE, OHEM_IOU, OHEM_CLASSES = 384, 256, 8, 32, 0.7, 21
 
-# Contrastive exercises (problem set 4), a realistic SimCLR batch: see the measured times below.
-#   hard_negative_infonce: B = 4096 pairs of 128-d views (8192 anchors, 8190 negatives each).
-#   topk_negatives: cosines of 4096 128-d embeddings of 64 classes, k = 32.
-HNI_SIZE, HNI_DIM = 4096, 128
+# Contrastive exercises (problem set 4), one CPU thread, measured on this 2-core CPU (best of 3):
+#   hard_negative_infonce: B = 2048 pairs of 128-d views, i.e. 4096 anchors with 4094 negatives
+#     each (a 4096 x 4096 similarity matrix, like a SimCLR batch of 4096 views); reference ~0.3 s
+#     (B = 4096 pairs: 1.1 s and 1.4 GB, which made `hnm check` take 13 s instead of 8 s).
+#   topk_negatives: cosines of 4096 128-d embeddings of 64 classes, k = 32; reference ~1.2 s (a
+#     stable sort of every row), torch.topk ~0.1 s (ties then need care).
+HNI_SIZE, HNI_DIM = 2048, 128
 TOPK_SIZE, TOPK_DIM, TOPK_CLASSES, TOPK_K = 4096, 128, 64, 32
 
 
