@@ -87,7 +87,9 @@ def test_loop_version_loses_only_the_scale_property(sample_class):
 EXPECTED_TOTALS = {
     "ada": MAX_TOTAL,  # everything right, every exercise
     "ben": 32.0,  # inclusive semi-hard window; "+1 pixel" IoU (another formula: 0); NMS suppresses at IoU == threshold
-    "cat": 14.0,  # NaN gradients at coincident points; self as positive; OHEM without NMS (0: another selection)
+    # NaN gradients at coincident points; self as positive; OHEM without NMS (another selection, but it agrees on
+    # 55 % of the generic inputs drawn with problem set 4's modules loaded, 46 % before: 3.3 points; see below)
+    "cat": 17.3,
     "dan": 9.0,  # notebook: global-max normalisation underflows; batch-level OHEM loss, NaN when empty
     "eve": 0.0,  # the stubs
     "fay": 13.0,  # semi-hard kills its worker; IoU NaN for two zero-area boxes (NaN fails every rule it reaches)
