@@ -251,6 +251,6 @@ EXERCISE = Exercise(
         unchanged_property(inputs, PARAMS, _readable),
         edge_property(edge_inputs, _readable),
         Property("matches_reference", 0.5, "The reference's indices.", inputs, matches_reference, visibility="hidden"),
-        Property("scale", 1, "Vectorised: B = 4096 anchors, k = 32, within 10x the reference's time (at least 2 s).", scale=True),
+        Property("scale", 1, "Vectorised: B = 2048 anchors, k = 32, within 10x the reference's time (at least 2 s).", scale=True),
     ),
 )
