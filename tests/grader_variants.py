@@ -966,6 +966,10 @@ def hni_no_floor(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
     return _hcl(z1, z2, temperature, beta, tau_plus, no_floor=True)
 
 
+def hni_masked_before_scaling(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
+    return _hcl(z1, z2, temperature, beta, tau_plus, mask_before_scaling=True)
+
+
 def hni_exp_form(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1):
     return _hcl(z1, z2, temperature, beta, tau_plus, exp_form=True)
 
@@ -1071,6 +1075,7 @@ MUTANTS.update({
     "hard_negative_infonce": {
         hni_float64_out: "returns_scalar",
         hni_self_negative: "plain_ntxent",
+        hni_masked_before_scaling: "plain_ntxent",
         hni_no_debias_division: "debiased",
         hni_beta_on_cosine: "hardness_weighted",
         hni_no_floor: "clamp_floor",
@@ -1107,6 +1112,7 @@ DIAGNOSED.update({
     "hni_exp_form": "exp_overflow",
     "hni_self_negative": "anchor_as_own_negative",
     "hni_no_floor": "no_clamp_floor",
+    "hni_masked_before_scaling": "masked_before_scaling",
     "topk_ties_larger": "ties_to_larger_index",
     "topk_any_label": "positives_as_negatives",
     "topk_least": "least_similar",

@@ -97,7 +97,7 @@ def test_every_mutant_is_classified():
         "sel_nms_across_images", "loss_per_batch",
         "pan_sign_bug", "pan_max_positive", "pan_ignores_max_score", "pan_returns_masked",
         "pa_positive_over_all", "pa_negative_over_present",
-        "hni_no_debias_division", "topk_pad_zero",
+        "hni_no_debias_division", "hni_masked_before_scaling", "topk_pad_zero",
     }
 
 

@@ -203,6 +203,10 @@ _ENTRIES = (
        """When tau_plus N e^(s+) exceeds the reweighted negatives, the debiased sum is zero or negative:
        Ng must then be clamped at N e^(-1/temperature), its smallest possible value, instead of
        vanishing (or turning into NaN).""", _named(fam.hcl, no_floor=True)),
+    _m(_HNI, "masked_before_scaling", "NaN at beta = 0: the excluded entries are masked before scaling",
+       """Your loss is NaN when beta = 0: the anchor and its positive were filled with -inf and then
+       multiplied by beta, and 0 * (-inf) is NaN. Multiply by beta (and by beta + 1) first, then mask
+       the excluded entries (or select the negatives by index).""", _named(fam.hcl, mask_before_scaling=True)),
     _m(_TOPK, "ties_to_larger_index", "Ties go to the larger index",
        """Equal similarities must be listed by increasing index, and at the cut the smaller index is kept.
        A stable sort of the masked row (descending=True, stable=True) keeps equal values in index order;

@@ -200,8 +200,11 @@ def ohem_loss(logits, targets, image_ids, per_image, boxes=None, nms_iou=None, i
 
 def hcl(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1, *, beta_on_cosine=False, exp_form=False,
         self_negative=False, no_floor=False, floor_without_n=False, no_debias_division=False,
-        detach_weights=False, one_direction=False, no_normalise=False):
+        detach_weights=False, one_direction=False, no_normalise=False, mask_before_scaling=False):
     """Hardness-weighted debiased InfoNCE (HCL) over two views, with its known mistakes as flags.
+
+    ``mask_before_scaling`` fills the excluded entries with -inf before multiplying by beta: at
+    beta = 0 that is 0 * (-inf) = NaN.
 
     ``exp_form`` is the author code's criterion (joshr17/HCL): ``exp(s)`` directly, which
     overflows float32 at low temperatures or large ``beta``."""
@@ -229,7 +232,10 @@ def hcl(z1, z2, temperature=0.5, beta=1.0, tau_plus=0.1, *, beta_on_cosine=False
         loss = -torch.log(pos / (pos + ng))
     else:
         s_neg = s.masked_fill(not_neg, -math.inf)
-        log_w = torch.log_softmax((beta * (cos if beta_on_cosine else s)).masked_fill(not_neg, -math.inf), dim=1)
+        if mask_before_scaling:
+            log_w = torch.log_softmax(beta * (cos if beta_on_cosine else s).masked_fill(not_neg, -math.inf), dim=1)
+        else:
+            log_w = torch.log_softmax((beta * (cos if beta_on_cosine else s)).masked_fill(not_neg, -math.inf), dim=1)
         if detach_weights:
             log_w = log_w.detach()
         log_rw = math.log(n) + torch.logsumexp(log_w + s_neg, dim=1)
