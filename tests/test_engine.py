@@ -195,3 +195,30 @@ def test_counterexamples_print_python_spellings():
 
     value = {"ok": True, "none": None, "t": {"dtype": "float32", "shape": [2], "value": [1.5, "nan"]}, "s": "nan"}
     assert python_text(value) == "{'ok': True, 'none': None, 't': tensor([1.5, nan], dtype=float32), 's': 'nan'}"
+
+
+def test_the_examples_do_not_depend_on_what_else_the_process_imported(tmp_path, monkeypatch):
+    """Hypothesis mixes literals of loaded local modules into its draws; the engine's draws must
+    not change when a module full of odd literals is imported (as a notebook or hnm grade would)."""
+    import importlib
+    import sys
+
+    from hypothesis import strategies as hs
+
+    strategy = hs.lists(hs.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=6).map(
+        lambda v: [torch.tensor(v, dtype=torch.float64)])
+
+    def draws() -> list[bytes]:
+        seen: list[bytes] = []
+        drawing.run_hypothesis(strategy, lambda args: seen.append(drawing.key(args)), 20261207, 60, shrink=False)
+        return seen
+
+    before = draws()
+    literals = ", ".join(repr(v) for v in (123456.75, -98765.125, 4242.4242, 0.000123, 77777.0, 31337.5))
+    (tmp_path / "odd_literals_module.py").write_text(f"VALUES = ({literals})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("odd_literals_module")
+    try:
+        assert draws() == before
+    finally:
+        sys.modules.pop("odd_literals_module", None)

@@ -10,7 +10,8 @@ Hypothesis would have drawn for them alone, in the same order.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,42 @@ def hypothesis_settings(examples: int, shrink: bool) -> settings:
     )
 
 
+@contextmanager
+def without_local_constants() -> Iterator[None]:
+    """Hypothesis (since 6.1xx) mixes into its draws literals it finds in the source of every
+    "local" module the process has imported: then the examples would depend on what else was
+    imported (``hnm check``, ``hnm grade``, a notebook, the test suite), on whether the course is
+    installed or checked out (Gradescope), and on every literal anywhere in the project. The
+    engine's draws must depend on the strategy and the seed alone: inside this block Hypothesis
+    sees no local constants (its own built-in ones stay)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:  # another Hypothesis layout: it has no local constants to hide
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if original is None or cache is None:
+        yield
+        return
+    empty = Constants()
+    providers._get_local_constants = lambda: empty
+    cache.cache.clear()  # (global, local) constants per choice type, computed with the local ones
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.cache.clear()
+
+
+def run_hypothesis(strategy: SearchStrategy, test: Callable, seed_: int, examples: int, shrink: bool) -> None:
+    """Run ``test`` on the examples Hypothesis draws from ``strategy`` with ``seed_`` (the engine's
+    settings, no local constants); raises what ``test`` raises."""
+    with without_local_constants():
+        hypothesis_settings(examples, shrink)(seed(seed_)(given(strategy)(test)))()
+
+
 def draw(exercise_id: str, reference: Callable, strategy: SearchStrategy, seed_: int, examples: int) -> Drawn:
     """The examples Hypothesis draws from ``strategy`` with ``seed_`` (at most ``examples``), cached."""
     cache_key = (exercise_id, id(strategy), seed_, examples)
@@ -71,7 +108,7 @@ def draw(exercise_id: str, reference: Callable, strategy: SearchStrategy, seed_:
     def record(args):
         recorded.append(list(args))
 
-    hypothesis_settings(examples, shrink=False)(seed(seed_)(given(strategy)(record)))()
+    run_hypothesis(strategy, record, seed_, examples, shrink=False)
     drawn = Drawn(recorded, [key(a) for a in recorded], reference, strategy)
     _drawn[cache_key] = drawn
     while len(_drawn) > _CACHE_ENTRIES:

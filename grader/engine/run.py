@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from hypothesis import given, seed
 from hypothesis.strategies import SearchStrategy
 
 from grader import misconceptions
@@ -363,8 +362,8 @@ class ExerciseRun:
         except Exception as exc:  # noqa: BLE001 - e.g. an output of a shape no rule expects
             return f"the result could not be checked ({type(exc).__name__}: {exc})"
 
-    def _hypothesis(self, strategy: SearchStrategy, test: Callable):
-        return drawing.hypothesis_settings(self.examples, self.shrink)(seed(self.seed)(given(strategy)(test)))
+    def _hypothesis(self, strategy: SearchStrategy, test: Callable) -> None:
+        drawing.run_hypothesis(strategy, test, self.seed, self.examples, self.shrink)
 
     # -- one property ---------------------------------------------------------------
     def _student(self, args: list, prop: Property, expected: Any, content: bytes | None = None) -> Reply:
@@ -427,7 +426,7 @@ class ExerciseRun:
 
         if self.shrink or prop.name not in self.witness:
             try:
-                self._hypothesis(prop.strategy, test)()
+                self._hypothesis(prop.strategy, test)
             except _OutOfBudget:
                 pass
             except BaseException as exc:  # noqa: BLE001 - Hypothesis re-raises the last failure (or Flaky)
