@@ -223,22 +223,24 @@ for m, rs in origin.items():
 # What the numbers say (this run):
 #
 # * **Memory helps small batches.** With 8-image batches, in-batch semi-hard mining is the
-#   weakest configuration; a 1024-entry memory raises Recall@1 measurably (by about 0.08,
-#   paired verdicts above), a 256-entry one by as much (its interval only just clears 0). A
-#   64-entry memory raises the mean by as much too, but its seeds disagree, so with 3 seeds
-#   it is not measurable. **Larger memories do not measurably help more**: 256 vs 64 and
-#   1024 vs 256 show no measurable difference at Recall@1. With the 1024-entry memory, small
-#   batches are not measurably worse than the 5x larger batch (whose forward/backward cost is
-#   5x higher on a real network).
+#   weakest configuration; a 256- or a 1024-entry memory raises Recall@1 measurably (by about
+#   0.09-0.10, paired verdicts above). A 64-entry memory raises the mean by as much too, but
+#   its seeds disagree, so with 3 seeds it is not measurable. **Larger memories do not help
+#   more**: 256 vs 64 shows no measurable difference, and 1024 entries end slightly *below*
+#   256 (by about 0.015; the interval's upper end is 0.001 from 0, and on another CPU the same
+#   seeds gave no measurable difference): read it as "no gain from the larger memory", not as
+#   a real loss. Likewise the 1024-entry memory with 8-image batches ends about 0.02 below
+#   the 5x larger batch (again an interval ending 0.001 from 0): the memory recovers most of
+#   what the larger batch gains, for a fifth of its forward/backward cost on a real network.
 # * **Almost every hardest negative comes from the memory** once it holds a few hundred
 #   entries, and those negatives are much closer than the batch's own: the memory is a
 #   larger, harder pool.
 # * **Cost.** Memory itself is small (`M x D` floats). The per-step time grows with `M`: the
 #   distance block is `B x (B + M)` and semi-hard mining scans `B + M` candidates for every
 #   positive pair, and a large memory also holds many positives per anchor (the mined
-#   triplets per step grow from about 60 to about 1200). Here 1024 entries cost about three
-#   times the step time of in-batch mining (ms/step above; wall time on this machine), for no
-#   measurable gain over 256 or 64. **That measured cost, not staleness, is the reason to
+#   triplets per step grow from about 60 to about 1200). Here 1024 entries cost several
+#   times the step time of in-batch mining (3x to 9x in our runs, depending on the machine's
+#   load: ms/step above is wall time), for no gain over 256 or 64. **That measured cost, not staleness, is the reason to
 #   keep `M` small here.**
 # * **Staleness, measured.** An entry of age `a` steps differs from its recomputed value by
 #   the drift table above. Here the drift is *not* small: late in training (steps 300–600) an
