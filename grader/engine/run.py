@@ -45,7 +45,6 @@ from grader.sandbox import codec
 _reference_seconds: dict[str, float] = {}
 BATCH = 25  # at most this many examples per worker round trip while screening
 SHRINK_CALLS = 60  # calls a failing rule's re-run may spend shrinking, after its first failure
-MAX_SLOWDOWN = 5.0  # the most a second try's budget floor stretches for a busy machine
 SHRINK_CRASH_CALLS = 12  # the same when the function raised: the screening's first crash is usually small already
 
 
@@ -497,18 +496,15 @@ class ExerciseRun:
                 self.caller.ready()
             except Hang as exc:
                 return PropertyResult(prop.name, 0.0, float(prop.points), False, f"on the large input {exc}")
-            fresh = reference_seconds(self.exercise, fresh=True)
-            # The floor is a time on a quiet machine too: it stretches by the slowdown measured now.
-            slowdown = min(MAX_SLOWDOWN, max(1.0, fresh / reference)) if reference > 0 else 1.0
-            result = self._timed_scale(prop, max(reference, fresh), rule, floor=SCALE_FLOOR * slowdown)
+            reference = max(reference, reference_seconds(self.exercise, fresh=True))
+            result = self._timed_scale(prop, reference, rule)
         if result is None:
             return PropertyResult(prop.name, 0.0, float(prop.points), False, _too_slow(rule))
         return result
 
-    def _timed_scale(self, prop: Property, reference: float, rule: str,
-                     floor: float = SCALE_FLOOR) -> PropertyResult | None:
+    def _timed_scale(self, prop: Property, reference: float, rule: str) -> PropertyResult | None:
         """One timed run on the large input: its result, or None when it was too slow."""
-        budget = max(SCALE_FACTOR * reference, floor)
+        budget = max(SCALE_FACTOR * reference, SCALE_FLOOR)
         t0 = time.perf_counter()
         try:
             summary = self.caller.scale(self.exercise.id, self.exercise.id, self.scale_seed, timeout=budget + 0.5)
