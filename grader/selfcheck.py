@@ -30,6 +30,7 @@ def render(result: ExerciseResult) -> str:
         lines.append(f"  [{mark}] {p.name.ljust(width)}  {p.score:g}/{p.max_score:g}")
     descriptions = {p.name: p.description for p in exercise.properties}
     shown: dict[str, str] = {}  # one block per root cause: the same message and counterexample
+    named: set[str] = set()  # a known mistake is explained once, under the first rule it breaks
     for p in result.properties:
         if p.passed:
             continue
@@ -40,7 +41,8 @@ def render(result: ExerciseResult) -> str:
         shown[cause] = p.name
         lines += ["", f"{p.name}: {descriptions.get(p.name, '')}", f"  {p.message}"]
         known = diagnosis_text(p.as_dict())
-        if known:
+        if known and known not in named:
+            named.add(known)
             lines.append(f"  {known}")
         if p.counterexample:
             lines.append("  minimal counterexample:")

@@ -112,6 +112,9 @@ def test_every_report_shows_the_known_mistake():
     passed = PropertyResult("inputs_unchanged", 1.0, 1.0, True, "passed")
     text = render(ExerciseResult("batch_hard", [failed, passed]))
     assert f"Known mistake: {mistake.title}." in text and mistake.hint in text
+    also = PropertyResult("matches_reference", 0.0, 0.5, False, "differs at anchor 0", None, mistake.as_dict())
+    text = render(ExerciseResult("batch_hard", [failed, also, passed]))
+    assert text.count(f"Known mistake: {mistake.title}.") == 1  # explained once, under the first rule
     doc = {"student": "s", "total": 1.0, "max_total": 2.0,
            "exercises": {"batch_hard": ExerciseResult("batch_hard", [failed, passed]).as_dict()}}
     page = feedback_html(doc)

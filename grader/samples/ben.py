@@ -1,7 +1,9 @@
 """Sample submission: semi-hard window inclusive at the margin (pytorch-metric-learning's
 rule, not this course's); batch-hard breaks ties towards the last index (allowed); box IoU with
 the old "+1 pixel" convention (Pascal VOC's integer pixels) and NMS that also suppresses at an
-IoU equal to the threshold."""
+IoU equal to the threshold; the top-k negatives break ties towards the larger index, and the
+relative margin of the false-negative filter is written s_pos * (1 - margin), which is only right
+while the positive score is positive."""
 import math
 
 import torch
@@ -68,3 +70,37 @@ def nms(boxes, scores, iou_threshold):
         iou = torch.where(union > 0, w * h / union, torch.zeros_like(union))
         left = left[iou < iou_threshold]  # drops IoU == threshold too
     return order[torch.stack(keep)] if keep else order
+
+
+def topk_negatives(sim, labels, k):
+    b = sim.shape[0]
+    neg = labels[:, None] != labels[None, :]
+    keyed = sim.detach().masked_fill(~neg, -math.inf)
+    # sort the reversed columns, then map back: equal similarities come out largest index first
+    order = (b - 1) - torch.sort(keyed.flip(1), dim=1, descending=True, stable=True).indices
+    if k > b:
+        order = torch.cat([order, order.new_full((b, k - b), -1)], dim=1)
+    order = order[:, :k]
+    count = neg.sum(dim=1, keepdim=True)
+    return torch.where(torch.arange(k, device=sim.device)[None, :] < count, order, torch.full_like(order, -1))
+
+
+def positive_aware_negatives(scores, positive_scores, k, relative_margin=None, absolute_margin=None, max_score=None):
+    s = scores.detach()
+    ref = positive_scores.detach()
+    if ref.dim() == 2:
+        ref = ref.min(dim=1).values
+    ref = ref[:, None]
+    keep = s != -math.inf
+    if absolute_margin is not None:
+        keep &= s <= ref - absolute_margin
+    if relative_margin is not None:
+        keep &= s <= ref * (1 - relative_margin)  # wrong when ref < 0: the threshold rises above it
+    if max_score is not None:
+        keep &= s <= max_score
+    top = torch.sort(s.masked_fill(~keep, -math.inf), dim=1, descending=True, stable=True).indices[:, :k]
+    slot = torch.arange(top.shape[1], device=s.device)[None, :]
+    top = torch.where(slot < keep.sum(dim=1, keepdim=True), top, torch.full_like(top, -1))
+    out = torch.full((s.shape[0], k), -1, dtype=torch.int64, device=s.device)
+    out[:, :top.shape[1]] = top
+    return out

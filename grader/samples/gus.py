@@ -1,5 +1,6 @@
 """Sample submission: batch-hard never returns; the distances are right; NMS marks visited
-boxes by writing -inf into the caller's scores (and so also stops at real -inf scores)."""
+boxes by writing -inf into the caller's scores (and so also stops at real -inf scores); the proxy-anchor loss normalises the caller's
+proxies in place."""
 import math
 
 import torch
@@ -36,3 +37,18 @@ def nms(boxes, scores, iou_threshold):
         scores[iou > iou_threshold] = -math.inf  # modifies the caller's tensor
         scores[i] = -math.inf
     return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
+
+
+def proxy_anchor_loss(embeddings, labels, proxies, alpha=32.0, delta=0.1):
+    with torch.no_grad():  # unit-length proxies, as some trainers keep them: in place, the caller's tensor changes
+        proxies.div_(proxies.norm(dim=1, keepdim=True))
+    x = torch.nn.functional.normalize(embeddings, dim=1)
+    p = proxies
+    cos = x @ p.T
+    member = labels.long()[:, None] == torch.arange(p.shape[0], device=x.device)[None, :]
+    pos_z = torch.where(member, -alpha * (cos - delta), torch.full_like(cos, -math.inf))
+    neg_z = torch.where(~member, alpha * (cos + delta), torch.full_like(cos, -math.inf))
+    zero = cos.new_zeros(1, cos.shape[1])
+    pos = torch.logsumexp(torch.cat([pos_z, zero]), dim=0)
+    neg = torch.logsumexp(torch.cat([neg_z, zero]), dim=0)
+    return pos.sum() / member.any(dim=0).sum().clamp(min=1) + neg.mean()
