@@ -131,7 +131,20 @@ def _contrastive_inputs(exercise: str, seed: int, device: str) -> list[Any]:
 
 
 def make_inputs(exercise: str, seed: int, device: str = "cpu") -> list[Any]:
-    """Positional arguments of ``exercise`` at scale (B = 2048; for the OHEM exercises see above)."""
+    """Positional arguments of ``exercise`` at scale (B = 2048; for the OHEM exercises see above),
+    bit for bit the same on both sides of the sandbox: built on one CPU thread, as in the worker
+    (a BLAS call such as cdist's matrix product may round differently with more threads, and a
+    distance one ulp off moves a semi-hard window: the reference's answer would then be judged
+    on other inputs than the student's)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _make_inputs(exercise, seed, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _make_inputs(exercise: str, seed: int, device: str) -> list[Any]:
     if exercise in _BOX_EXERCISES:
         return _box_inputs(exercise, seed, device)
     if exercise in _PS5_EXERCISES:
