@@ -18,6 +18,16 @@ def tensor(value: Any, what: str) -> torch.Tensor:
     return value
 
 
+def loss_value(case: Case) -> float:
+    """The student's loss as a float: a single floating number (a 0-d tensor), else CheckFailed."""
+    out = tensor(case.actual, "the loss")
+    if out.numel() != 1:
+        raise CheckFailed(f"the loss must be a single number (a 0-d tensor), got shape {tuple(out.shape)}")
+    if not out.dtype.is_floating_point:
+        raise CheckFailed(f"the loss must be a floating tensor, got dtype {out.dtype}")
+    return float(out.reshape(()).item())
+
+
 def index_triplets(value: Any, b: int) -> tuple[list[int], list[int], list[int]]:
     """Leniently read ``(anchors, positives, negatives)``: any integer tensors of equal length."""
     if isinstance(value, codec.RejectedValue):

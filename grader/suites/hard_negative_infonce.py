@@ -21,7 +21,7 @@ import solutions
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.sandbox import codec
 from grader.suites import generic
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scale_checked, tensor
 from grader.suites.strategies import FLOAT_DTYPES, embeddings
 
 PARAMS = ("z1", "z2", "temperature", "beta", "tau_plus")
@@ -84,18 +84,9 @@ def oracle(args: list) -> tuple[float, torch.Tensor | None]:
     return value, grad
 
 
-def _value(case: Case) -> float:
-    out = tensor(case.actual, "the loss")
-    if out.numel() != 1:
-        raise CheckFailed(f"the loss must be a single number (a 0-d tensor), got shape {tuple(out.shape)}")
-    if not out.dtype.is_floating_point:
-        raise CheckFailed(f"the loss must be a floating tensor, got dtype {out.dtype}")
-    return float(out.reshape(()).item())
-
-
 def _close(case: Case, what: str) -> str | None:
     want, _ = oracle(case.args)
-    got = _value(case)
+    got = loss_value(case)
     if not abs(got - want) <= _tol(case.args):
         return f"the loss is {got!r}, expected {want!r} ({what})"
     return None
@@ -144,7 +135,7 @@ def clamp_floor(case: Case) -> str | None:
 @guarded
 def low_temperature(case: Case) -> str | None:
     """float32 at temperature 1e-4 to 0.01: finite and accurate (log space, no exp of s)."""
-    got = _value(case)
+    got = loss_value(case)
     if not math.isfinite(got):
         return (f"the loss is {got!r} at temperature {case.args[2]} in float32: e^(cos / t) overflows; "
                 "work with logsumexp / logaddexp instead of exp")
@@ -176,7 +167,7 @@ def single_pair_zero(case: Case) -> str | None:
     """B <= 1 (no negative): exactly 0.0, not NaN, still connected to z1."""
     if case.args[0].shape[0] > 1:
         return None
-    got = _value(case)
+    got = loss_value(case)
     if got != 0:
         return f"with B = {case.args[0].shape[0]} there is no negative, so the loss must be exactly 0.0, got {got!r}"
     if isinstance(case.grad, codec.RejectedValue) or case.grad is None:
@@ -191,7 +182,7 @@ def matches_reference(case: Case) -> str | None:
 
 
 def _readable(case: Case) -> None:
-    _value(case)
+    loss_value(case)
     return None
 
 
@@ -199,7 +190,7 @@ def _substantive(case: Case) -> bool | None:
     """Telling when B >= 2; substantive when the loss is finite and non-zero."""
     if case.args[0].shape[0] < 2:
         return None
-    value = _value(case)
+    value = loss_value(case)
     return math.isfinite(value) and value != 0
 
 
@@ -237,7 +228,7 @@ def _same_as_reference(case: Case) -> str | None:
     """The reference's value, up to the rules' tolerance or AGREE_RTOL."""
     if matches_reference(case) is None:
         return None
-    got, want = _value(case), oracle(case.args)[0]
+    got, want = loss_value(case), oracle(case.args)[0]
     return None if abs(got - want) <= AGREE_RTOL * abs(want) else f"the loss is {got!r}, the reference's is {want!r}"
 
 

@@ -26,7 +26,7 @@ from grader.suites import generic
 from grader.suites.box_strategies import detection_batches
 from grader.engine import Case, CheckFailed, Exercise, Property
 
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scale_checked, tensor
 from grader.suites.ohem_select import Rules, first_problem, make_rules
 
 PARAMS = ("logits", "targets", "image_ids", "per_image", "boxes", "nms_iou", "ignore_index")
@@ -94,15 +94,6 @@ def context(args: list) -> _Context:
     return ctx
 
 
-def _value(case: Case) -> float:
-    out = tensor(case.actual, "the loss")
-    if out.numel() != 1:
-        raise CheckFailed(f"the loss must be a single number (a 0-d tensor), got shape {tuple(out.shape)}")
-    if not out.dtype.is_floating_point:
-        raise CheckFailed(f"the loss must be a floating tensor, got dtype {out.dtype}")
-    return float(out.reshape(()).item())
-
-
 def _grad(case: Case) -> torch.Tensor:
     if isinstance(case.grad, codec.RejectedValue):
         raise CheckFailed(f"no gradient with respect to logits could be computed: the result is {case.grad.what}; "
@@ -159,7 +150,7 @@ def mean_over_selected(case: Case) -> str | None:
         return None  # empty_selection_zero
     ctx = context(case.args)
     want = float(ctx.ce[rows].mean())
-    got = _value(case)
+    got = loss_value(case)
     if not abs(got - want) <= _tol(ctx, rows):
         return (f"the loss is {got!r}, but the mean cross-entropy of the {len(rows)} selected RoIs {rows} "
                 f"is {want!r} (average over the selected RoIs only)")
@@ -220,7 +211,7 @@ def empty_selection_zero(case: Case) -> str | None:
     """When nothing is selected the loss is exactly 0 (not NaN) and still connected to logits."""
     if context(case.args).rules.ref:
         return None
-    got = _value(case)
+    got = loss_value(case)
     if got != 0:
         return f"nothing is selected here, so the loss must be exactly 0.0, got {got!r}"
     _grad(case)  # still connected to logits
@@ -233,7 +224,7 @@ def matches_reference(case: Case) -> str | None:
     rows = chosen(case)
     ctx = context(case.args)
     want = float(ctx.ce[rows].mean()) if rows else 0.0
-    got = _value(case)
+    got = loss_value(case)
     if not abs(got - want) <= _tol(ctx, rows):
         return f"the loss is {got!r}, the reference's is {want!r}"
     return None
@@ -241,7 +232,7 @@ def matches_reference(case: Case) -> str | None:
 
 def _readable(case: Case) -> None:
     """The result is a single floating number."""
-    _value(case)
+    loss_value(case)
     return None
 
 
@@ -249,7 +240,7 @@ def _substantive(case: Case) -> bool | None:
     """Telling when the reference selects RoIs of >= 2 classes' logits; substantive when the loss is non-zero."""
     if case.args[0].shape[1] < 2 or not context(case.args).rules.ref:
         return None
-    value = _value(case)
+    value = loss_value(case)
     return math.isfinite(value) and value != 0
 
 
@@ -278,7 +269,7 @@ def _same_as_reference(case: Case) -> str | None:
     """The reference's value, up to the rules' tolerance or AGREE_RTOL."""
     if matches_reference(case) is None:
         return None
-    got, want = _value(case), float(case.expected)
+    got, want = loss_value(case), float(case.expected)
     return None if abs(got - want) <= AGREE_RTOL * abs(want) else f"the loss is {got!r}, the reference's is {want!r}"
 
 

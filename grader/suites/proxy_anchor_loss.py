@@ -18,7 +18,7 @@ import solutions
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.sandbox import codec
 from grader.suites import generic
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scale_checked, tensor
 from grader.suites.strategies import FLOAT_DTYPES, byte_values, embeddings
 
 PARAMS = ("embeddings", "labels", "proxies", "alpha", "delta")
@@ -113,15 +113,6 @@ def context(args: list) -> _Context:
     return ctx
 
 
-def _value(case: Case) -> float:
-    out = tensor(case.actual, "the loss")
-    if out.numel() != 1:
-        raise CheckFailed(f"the loss must be a single number (a 0-d tensor), got shape {tuple(out.shape)}")
-    if not out.dtype.is_floating_point:
-        raise CheckFailed(f"the loss must be a floating tensor, got dtype {out.dtype}")
-    return float(out.reshape(()).item())
-
-
 def _grad(case: Case) -> torch.Tensor:
     if isinstance(case.grad, codec.RejectedValue):
         raise CheckFailed(f"no gradient with respect to embeddings could be computed: the result is "
@@ -134,7 +125,7 @@ def _grad(case: Case) -> torch.Tensor:
 
 def _close(case: Case) -> tuple[bool, float, _Context]:
     ctx = context(case.args)
-    got = _value(case)
+    got = loss_value(case)
     return abs(got - ctx.value) <= ctx.tol, got, ctx
 
 
@@ -223,13 +214,13 @@ def matches_reference(case: Case) -> str | None:
 
 def _readable(case: Case) -> None:
     """The result is a single floating number."""
-    _value(case)
+    loss_value(case)
     return None
 
 
 def _edge(case: Case) -> str | None:
     """A single floating number; exactly 0 for an empty batch."""
-    got = _value(case)
+    got = loss_value(case)
     if case.args[0].shape[0] == 0 and got != 0:
         return f"an empty batch has no positive and no negative pair: the loss must be exactly 0.0, got {got!r}"
     return None
@@ -239,7 +230,7 @@ def _substantive(case: Case) -> bool | None:
     """Substantive when the loss is finite and non-zero (the formula's is positive)."""
     if case.args[0].shape[0] == 0:
         return None
-    value = _value(case)
+    value = loss_value(case)
     return math.isfinite(value) and value != 0
 
 
