@@ -18,6 +18,20 @@ def tensor(value: Any, what: str) -> torch.Tensor:
     return value
 
 
+def scalar_loss_problem(case: Case, like: str) -> str | None:
+    """Whether the loss is a 0-d tensor in the dtype and on the device of the first input, ``like``."""
+    out = tensor(case.actual, "the loss")
+    first = case.args[0]
+    if out.dim() != 0:
+        return f"the loss must be a 0-d tensor, got shape {tuple(out.shape)}"
+    if out.dtype != first.dtype:
+        return f"the loss must have {like}' dtype {first.dtype}, got {out.dtype}" if like.endswith("s") else \
+            f"the loss must have {like}'s dtype {first.dtype}, got {out.dtype}"
+    if codec.device_of(out) != case.device:
+        return f"the loss is on {codec.device_of(out)}, but the inputs were on {case.device}"
+    return None
+
+
 def loss_value(case: Case) -> float:
     """The student's loss as a float: a single floating number (a 0-d tensor), else CheckFailed."""
     out = tensor(case.actual, "the loss")

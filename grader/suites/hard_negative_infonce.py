@@ -21,7 +21,7 @@ import solutions
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.sandbox import codec
 from grader.suites import generic
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scale_checked, tensor
 from grader.suites.strategies import FLOAT_DTYPES, embeddings
 
 PARAMS = ("z1", "z2", "temperature", "beta", "tau_plus")
@@ -95,14 +95,7 @@ def _close(case: Case, what: str) -> str | None:
 @guarded
 def returns_scalar(case: Case) -> str | None:
     """A 0-d tensor in z1's dtype on z1's device."""
-    out = tensor(case.actual, "the loss")
-    if out.dim() != 0:
-        return f"the loss must be a 0-d tensor, got shape {tuple(out.shape)}"
-    if out.dtype != case.args[0].dtype:
-        return f"the loss must have z1's dtype {case.args[0].dtype}, got {out.dtype}"
-    if codec.device_of(out) != case.device:
-        return f"the loss is on {codec.device_of(out)}, but the inputs were on {case.device}"
-    return None
+    return scalar_loss_problem(case, "z1")
 
 
 @guarded

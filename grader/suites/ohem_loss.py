@@ -26,7 +26,7 @@ from grader.suites import generic
 from grader.suites.box_strategies import detection_batches
 from grader.engine import Case, CheckFailed, Exercise, Property
 
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scale_checked, tensor
 from grader.suites.ohem_select import Rules, first_problem, make_rules
 
 PARAMS = ("logits", "targets", "image_ids", "per_image", "boxes", "nms_iou", "ignore_index")
@@ -131,15 +131,7 @@ def _tol(ctx: _Context, rows: list[int]) -> float:
 @guarded
 def returns_scalar(case: Case) -> str | None:
     """A 0-d tensor in logits' dtype on logits' device."""
-    out = tensor(case.actual, "the loss")
-    logits = case.args[0]
-    if out.dim() != 0:
-        return f"the loss must be a 0-d tensor, got shape {tuple(out.shape)}"
-    if out.dtype != logits.dtype:
-        return f"the loss must have logits' dtype {logits.dtype}, got {out.dtype}"
-    if codec.device_of(out) != case.device:
-        return f"the loss is on {codec.device_of(out)}, but the inputs were on {case.device}"
-    return None
+    return scalar_loss_problem(case, "logits")
 
 
 @guarded

@@ -18,7 +18,7 @@ import solutions
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.sandbox import codec
 from grader.suites import generic
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scale_checked, tensor
 from grader.suites.strategies import FLOAT_DTYPES, byte_values, embeddings
 
 PARAMS = ("embeddings", "labels", "proxies", "alpha", "delta")
@@ -138,15 +138,7 @@ def _terms(ctx: _Context, c: int) -> str:
 @guarded
 def returns_scalar(case: Case) -> str | None:
     """A 0-d tensor in embeddings' dtype on embeddings' device."""
-    out = tensor(case.actual, "the loss")
-    x = case.args[0]
-    if out.dim() != 0:
-        return f"the loss must be a 0-d tensor, got shape {tuple(out.shape)}"
-    if out.dtype != x.dtype:
-        return f"the loss must have embeddings' dtype {x.dtype}, got {out.dtype}"
-    if codec.device_of(out) != case.device:
-        return f"the loss is on {codec.device_of(out)}, but the inputs were on {case.device}"
-    return None
+    return scalar_loss_problem(case, "embeddings")
 
 
 @guarded
