@@ -168,9 +168,10 @@ plt.show()
 #   intervals end within 0.003 of 0, so this is a small, fragile effect), and no measurable
 #   difference from random.
 #
-# Take-away: choose the evaluation that matches the product. The miner that is best by
-# Recall@1, AUC and MAP@R here is not the one with the lowest false-accept rate at FRR = 1 %,
-# although every miner's FAR at that operating point is poor.
+# Take-away: choose the evaluation that matches the product. The miner that is measurably
+# best by AUC and MAP@R here (and tied with distance-weighted by Recall@1) is not the one
+# with the lowest false-accept rate at FRR = 1 %, although every miner's FAR at that
+# operating point is poor.
 
 # %%
 key = {name: {"auc": round(summary[name]["auc"][0], 4), "far@0.05": round(summary[name]["far@0.05"][0], 4),

@@ -275,4 +275,5 @@ print_key_results(key, verdicts)
 #    probe set's embeddings over the age of the oldest entry, as this lesson did.)*
 # 4. The memory holds 1024 entries but the data set only 901 images. What is in it?
 #    *(Several embeddings of the same images, computed at different steps; an anchor can even
-#    meet an older embedding of itself as a "positive" — harmless here, but worth knowing.)*
+#    meet an older embedding of itself as a "positive". This lesson did not measure what that
+#    does; it is worth knowing, and worth excluding by index in a real system.)*
