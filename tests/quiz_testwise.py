@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Callable
 
 WORD = re.compile(r"[a-z0-9.]+")
@@ -103,6 +104,16 @@ def middle_value(prompt: str, choices: list[str]) -> int:
     return sorted(range(len(choices)), key=lambda i: (key[i], i))[1]
 
 
+def odd_value(prompt: str, choices: list[str]) -> int:
+    """Numbers: the odd one out, the value farthest from the median of the others (a key
+    among distractors that cluster, such as the small counts 0, 1, 2 beside a count of 6);
+    otherwise the option of odd length."""
+    values = [_number(c) for c in choices]
+    if None in values:
+        return odd_length(prompt, choices)
+    return _argmax([abs(x - statistics.median(v for j, v in enumerate(values) if j != i)) for i, x in enumerate(values)])
+
+
 def largest_value(prompt: str, choices: list[str]) -> int:
     values = [_number(c) for c in choices]
     if None in values:
@@ -129,6 +140,14 @@ def combined(prompt: str, choices: list[str]) -> int:
 STRATEGIES: dict[str, Callable[[str, list[str]], int]] = {
     "longest": longest, "shortest": shortest, "odd length": odd_length, "convergent words": convergent,
     "odd words": odd_words, "echoes the prompt": echoes_prompt, "no absolutes": no_absolutes,
-    "derived numbers": derived_hub, "middle value": middle_value, "largest value": largest_value,
-    "smallest value": smallest_value, "combined": combined,
+    "derived numbers": derived_hub, "odd value": odd_value, "middle value": middle_value,
+    "largest value": largest_value, "smallest value": smallest_value, "combined": combined,
 }
+
+
+def learned(instances: dict[str, list[tuple[str, list[str], int]]]) -> dict[str, str]:
+    """A test-wise student who practises: for each kind of computed question (its generator),
+    the strategy that was right most often on practice instances ``(prompt, choices, key)``.
+    It learns which surface cue works for a kind of question, never the subject."""
+    return {name: max(STRATEGIES, key=lambda s: sum(STRATEGIES[s](p, list(c)) == a for p, c, a in seen))
+            for name, seen in instances.items()}

@@ -306,6 +306,21 @@ def test_a_test_wise_strategy_without_knowledge_does_not_pass(strategy, quizzes)
     assert passed <= 0.02 * QUIZZES, f"{strategy} passes {passed} of {QUIZZES} quizzes"
 
 
+def test_a_test_wise_student_who_practises_each_kind_of_question_does_not_pass(quizzes, instances):
+    """The strongest test-wise student here: on each computed question the strategy that worked
+    best on that generator's practice instances (the ``instances`` seeds, not the quizzes'), on
+    fixed questions each generic strategy in turn (learning a fixed question's key from practice
+    feedback is learning the bank, not test-wiseness)."""
+    best = quiz_testwise.learned({name: [(p, c, a) for p, c, a, _ in seen] for name, seen in instances.items()})
+    generator_of = {q["id"]: q["generator"] for q in COMPUTED}
+    for fixed_strategy in sorted(quiz_testwise.STRATEGIES):
+        def pick(q):
+            name = best[generator_of[q.id]] if q.id in generator_of else fixed_strategy
+            return quiz_testwise.STRATEGIES[name](q.prompt, list(q.choices))
+        passed = sum(sum(pick(q) == q.answer for q in qs) >= PASS_MARK for qs in quizzes)
+        assert passed <= 0.02 * QUIZZES, f"per-question cues + {fixed_strategy}: {passed} of {QUIZZES} pass"
+
+
 def test_uniform_guessing_passes_under_one_percent(quizzes):
     exact = sum(math.comb(8, k) * 0.25**k * 0.75 ** (8 - k) for k in range(PASS_MARK, 9))
     assert exact < 0.01  # 0.42 %
@@ -322,5 +337,8 @@ def test_the_strategies_do_find_the_cues_they_look_for():
     assert s["convergent words"]("?", ["p = 1, n = 2", "p = 1, n = 3", "p = 4, n = 2", "p = 5, n = 6"]) == 0
     assert s["no absolutes"]("?", ["never true", "true in general", "always true", "all true"]) == 1
     assert s["odd words"]("?", ["red apple", "red pear", "red plum", "blue sky"]) == 3
+    assert s["odd value"]("?", ["1", "6", "0", "2"]) == 1
+    assert quiz_testwise.learned({"g": [("?", ["7", "9", "8", "1"], 1), ("?", ["8", "1", "2", "0"], 0)],
+                                  "h": [("?", ["a", "bb", "ccc", "dddd"], 3)]}) == {"g": "largest value", "h": "longest"}
     pairs = list(itertools.permutations(range(4)))
     assert all(0 <= s["middle value"]("?", [str(v) for v in p]) < 4 for p in pairs)
