@@ -118,13 +118,17 @@ def test_fixed_question_follows_the_item_writing_rules(q):
     assert len(starts) <= 1, "options start alike (capital or not)"
 
 
-def test_the_key_is_rarely_the_longest_or_the_shortest_option():
+def key_strictly_longest_and_shortest() -> tuple[int, int]:
+    """In how many fixed questions the key is strictly the longest option, and strictly the shortest."""
     def strictly(q, better):
         key = len(q["choices"][q["answer"]])
         return all(better(key, len(c)) for i, c in enumerate(q["choices"]) if i != q["answer"])
 
-    longest = sum(strictly(q, lambda k, c: k > c) for q in FIXED)
-    shortest = sum(strictly(q, lambda k, c: k < c) for q in FIXED)
+    return sum(strictly(q, lambda k, c: k > c) for q in FIXED), sum(strictly(q, lambda k, c: k < c) for q in FIXED)
+
+
+def test_the_key_is_rarely_the_longest_or_the_shortest_option():
+    longest, shortest = key_strictly_longest_and_shortest()
     assert longest <= 0.30 * len(FIXED), f"key strictly longest in {longest} of {len(FIXED)}"
     assert shortest <= 0.30 * len(FIXED), f"key strictly shortest in {shortest} of {len(FIXED)}"
 
@@ -342,3 +346,26 @@ def test_the_strategies_do_find_the_cues_they_look_for():
                                   "h": [("?", ["a", "bb", "ccc", "dddd"], 3)]}) == {"g": "largest value", "h": "longest"}
     pairs = list(itertools.permutations(range(4)))
     assert all(0 <= s["middle value"]("?", [str(v) for v in p]) < 4 for p in pairs)
+
+
+def test_the_readme_states_the_numbers_of_this_bank(quizzes):
+    """The README's quiz section quotes the bank's size, the key-length counts, the share of
+    quizzes each lesson is in, and the best generic test-wise strategy's passes: the numbers
+    of this bank, not of an earlier one."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## The quick test (`hnm quiz`)")[1]
+    flat = " ".join(section.split("\n## ")[0].split())
+
+    def quoted(pattern):
+        found = re.search(pattern, flat)
+        assert found, f"the README's quiz section no longer says {pattern!r}"
+        return tuple(int(g) for g in found.groups())
+
+    assert quoted(r"a bank of (\d+) \(`grader/quiz/bank.json`\): (\d+) fixed questions and (\d+) computed") == (
+        len(BANK.questions), len(FIXED), len(COMPUTED))
+    assert quoted(r"strictly longest in (\d+) and strictly shortest in (\d+) of (\d+) fixed") == (
+        *key_strictly_longest_and_shortest(), len(FIXED))
+    if len(BANK.areas) > QUESTIONS_PER_QUIZ:
+        assert quoted(r"each lesson is in (\d+) of (\d+) quizzes") == (QUESTIONS_PER_QUIZ, len(BANK.areas))
+    best = max(sum(sum(pick(q.prompt, list(q.choices)) == q.answer for q in qs) >= PASS_MARK for qs in quizzes)
+               for pick in quiz_testwise.STRATEGIES.values())
+    assert quoted(r"pass at most [0-9.]+% of quizzes \((\d+) of (\d+);") == (best, QUIZZES)
