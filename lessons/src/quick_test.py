@@ -5,10 +5,10 @@
 # after the lessons, or whenever you want to check yourself.
 #
 # * **Where the questions come from.** Each attempt draws 8 questions from a bank, spread over
-#   the lessons (one or two per lesson, at least one on a pitfall): fixed questions about the
-#   lessons' ideas and the references' contracts, and *computed* questions whose numbers are
-#   drawn fresh for you and whose answers come from running the reference implementations in
-#   `solutions/` (keep a pen, or a Python prompt, at hand). A computed question states every
+#   the lessons (8 lessons, one question each, at least one on a pitfall): fixed questions
+#   about the lessons' ideas and the references' contracts, and *computed* questions whose
+#   numbers are drawn fresh for you and whose answers come from running the reference
+#   implementations in `solutions/` (keep a pen, or a Python prompt, at hand). A computed question states every
 #   rule its answer depends on (strict bounds, tie rules); its wrong options are what common
 #   mistakes give (an inclusive bound, the union not reduced by the intersection, ...), so
 #   read the rule and compute: guessing from the look of the options does not pay.
