@@ -249,6 +249,16 @@ def test_the_keys_rank_among_the_options_is_spread(name, instances):
         assert ranks[rank] <= 0.45 * INSTANCES, f"{name}: key at rank {rank} in {ranks[rank]} of {INSTANCES}"
 
 
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_no_surface_cue_finds_the_key_of_a_kind_of_computed_question(name, instances):
+    """The review found cues right on 70-90 % of a question's instances ("the option whose half,
+    double or complement are also options" on IoU, the odd count out beside 0, 1, 2). Here no
+    test-wise strategy is right on more than half of a generator's instances (chance: a quarter)."""
+    for strategy, pick in quiz_testwise.STRATEGIES.items():
+        right = sum(pick(prompt, list(choices)) == answer for prompt, choices, answer, _ in instances[name])
+        assert right <= 0.5 * INSTANCES, f"{name}: {strategy!r} finds the key in {right} of {INSTANCES} instances"
+
+
 # ----------------------------------------------------------------------------- the draw
 def test_the_draw_is_balanced_over_the_lessons(quizzes):
     areas = list(BANK.areas)
