@@ -166,6 +166,34 @@ def _stub(exercise_id: str, args: list):
     return torch.zeros((), dtype=args[0].dtype) + 1.0
 
 
+@pytest.mark.parametrize("exercise_id", ["semi_hard_negatives", "batch_hard", "distance_weights", "topk_negatives"])
+def test_scale_inputs_do_not_depend_on_how_a_matrix_product_adds(exercise_id, monkeypatch):
+    """The parent and the worker build the scale inputs separately, and the reference's answer
+    is judged on the parent's copy: one distance one ulp off once cost a right semi-hard answer
+    its point in a full test run. Distances and cosines built with another summation order (the
+    dimensions reversed, cdist's direct mode instead of its matrix product, two threads) must be
+    the same bits."""
+    torch.set_num_threads(1)
+    expected = scale.make_inputs(exercise_id, 20261128)
+    cdist, matmul = torch.cdist, torch.Tensor.__matmul__
+    monkeypatch.setattr(torch, "cdist", lambda a, b: cdist(a.flip(1), b.flip(1), compute_mode="donot_use_mm_for_euclid_dist"))
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: matmul(a.flip(1), b.flip(0)))
+    reordered = scale.make_inputs(exercise_id, 20261128)
+    monkeypatch.undo()
+    torch.set_num_threads(2)
+    try:
+        threaded = scale._make_inputs(exercise_id, 20261128, "cpu")
+    finally:
+        torch.set_num_threads(1)
+    for other in (reordered, threaded):
+        assert len(other) == len(expected)
+        for mine, theirs in zip(expected, other):
+            if isinstance(mine, torch.Tensor):
+                assert mine.dtype == theirs.dtype and torch.equal(mine, theirs)
+            else:
+                assert mine == theirs
+
+
 @pytest.mark.parametrize("exercise_id", EXERCISE_IDS)
 def test_scale_output_is_compared_with_the_reference(exercise_id):
     torch.set_num_threads(1)

@@ -45,7 +45,7 @@ TOPK_SIZE, TOPK_DIM, TOPK_CLASSES, TOPK_K = 2048, 128, 64, 32
 
 def _embeddings(seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    x = torch.nn.functional.normalize(torch.randn(SIZE, 64, generator=g), dim=1)
+    x = _on_grid(torch.nn.functional.normalize(torch.randn(SIZE, 64, generator=g), dim=1))
     labels = torch.randint(0, CLASSES, (SIZE,), generator=g)
     return x.to(device), labels.to(device)
 
@@ -125,23 +125,39 @@ def _contrastive_inputs(exercise: str, seed: int, device: str) -> list[Any]:
         z1 = torch.randn(HNI_SIZE, HNI_DIM, generator=g)
         z2 = z1 + 0.5 * torch.randn(HNI_SIZE, HNI_DIM, generator=g)
         return [z1.to(device), z2.to(device), 0.5, 1.0, 0.1]
-    x = torch.nn.functional.normalize(torch.randn(TOPK_SIZE, TOPK_DIM, generator=g), dim=1)
+    x = _on_grid(torch.nn.functional.normalize(torch.randn(TOPK_SIZE, TOPK_DIM, generator=g), dim=1)).double()
     labels = torch.randint(0, TOPK_CLASSES, (TOPK_SIZE,), generator=g)
-    return [(x @ x.T).to(device), labels.to(device), TOPK_K]
+    return [(x @ x.T).float().to(device), labels.to(device), TOPK_K]
 
 
 def make_inputs(exercise: str, seed: int, device: str = "cpu") -> list[Any]:
     """Positional arguments of ``exercise`` at scale (B = 2048; for the OHEM exercises see above),
-    bit for bit the same on both sides of the sandbox: built on one CPU thread, as in the worker
-    (a BLAS call such as cdist's matrix product may round differently with more threads, and a
-    distance one ulp off moves a semi-hard window: the reference's answer would then be judged
-    on other inputs than the student's)."""
+    bit for bit the same on both sides of the sandbox.
+
+    Distances and cosines come from embeddings on a grid of 2^-12 (:func:`_on_grid`): every
+    product and partial sum of a distance is then exact in float64, whatever order a BLAS
+    library adds in (its kernel, thread count, the state of the calling process), and the one
+    rounding to float32 at the end is the same everywhere. In float32, with a distance one ulp
+    off, a semi-hard window moves: a right answer computed in the worker was once judged against
+    the reference computed on other inputs in the parent.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return _make_inputs(exercise, seed, device)
     finally:
         torch.set_num_threads(threads)
+
+
+GRID_BITS = 12
+
+
+def _on_grid(x: torch.Tensor) -> torch.Tensor:
+    """``x`` rounded to multiples of ``2**-GRID_BITS`` (exact in float32 for |x| < 2048). For unit
+    vectors a product of two entries is a multiple of 2^-24 below 1, so a dot product or squared
+    distance of a few hundred dimensions is exact in float64 (53 bits) in any order."""
+    scale = float(2**GRID_BITS)
+    return torch.round(x * scale) / scale
 
 
 def _make_inputs(exercise: str, seed: int, device: str) -> list[Any]:
@@ -154,7 +170,8 @@ def _make_inputs(exercise: str, seed: int, device: str) -> list[Any]:
     x, labels = _embeddings(seed, device)
     if exercise == "pairwise_distances":
         return [x]
-    dist = torch.cdist(x, x).clamp_(min=0).fill_diagonal_(0)
+    x64 = x.double()
+    dist = torch.cdist(x64, x64).float().clamp_(min=0).fill_diagonal_(0)
     if exercise == "semi_hard_negatives":
         return [dist, labels, MARGIN]
     if exercise == "batch_hard":
