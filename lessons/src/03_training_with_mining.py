@@ -251,21 +251,25 @@ for name, c in collapse.items():
 # What the measurements say (each ranking rests on the paired verdicts printed above):
 #
 # * **At Recall@1 every miner is measurably better than the raw features** (0.368) on the
-#   test digits, by 0.13 (random) to 0.23 (batch-hard): the network learns to ignore the
+#   test digits, by 0.13 (random) to 0.24 (batch-hard): the network learns to ignore the
 #   nuisance features, which transfers to any class. **At Recall@5 none of them is
 #   measurably better than the raw features** (0.883): batch-hard and distance-weighted show
 #   no measurable difference from them, random and semi-hard are measurably below. The
 #   trained embeddings put the right digit first more often, but do not gather the next few
 #   neighbours any better than the raw 128 features. MAP@R, which asks for the whole class,
 #   is low for every model (at most 0.22), but far above the raw features' 0.08.
-# * **Batch-hard and distance-weighted: no measurable difference at Recall@1** (+0.006,
+# * **Batch-hard and distance-weighted: no measurable difference at Recall@1** (+0.008,
 #   interval about ±0.04). By MAP@R batch-hard is measurably ahead, by about 0.01 (the
 #   interval only just clears 0). **Random is worst**: measurably below every other miner at
 #   Recall@1 (about 0.1 below batch-hard), and below batch-hard and distance-weighted at
-#   MAP@R (against semi-hard's MAP@R the interval only just clears 0).
-# * **Semi-hard is measurably below batch-hard** at Recall@1 and MAP@R; against
-#   distance-weighted its Recall@1 deficit is borderline (the interval ends at 0). This goes
-#   against the common advice that semi-hard is the safe default, at these untuned settings.
+#   MAP@R. Against semi-hard at MAP@R the interval ends within a few thousandths of 0 (no
+#   measurable difference in this run; such a borderline verdict can flip with the last
+#   digits of another CPU).
+# * **Semi-hard is measurably below batch-hard** at Recall@1 (at MAP@R the interval only
+#   just clears 0). Against distance-weighted it shows no measurable difference at either
+#   metric, although its Recall@1 mean is about 0.04 lower (the interval ends near 0). This
+#   goes against the common advice that semi-hard is the safe default, at these untuned
+#   settings.
 # * **Why? Not because semi-hard runs out of triplets.** Its mined triplets fall from 280 at
 #   step 0 to a few per step late in training (some steps none), but every one of them is
 #   active, so from step 300 on it trains on about 10 active triplets per step, as many as

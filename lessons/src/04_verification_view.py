@@ -128,6 +128,11 @@ for metric, higher in [("auc", True), ("far@0.05", False), ("far@0.01", False), 
         verdicts[f"{metric}: batch-hard vs {other}"] = compare(
             per_seed("batch-hard", metric), per_seed(other, metric), ("batch-hard", other),
             higher_is_better=higher, digits=4)
+print("far@0.01 against the raw features (one fixed number):")
+for name in MINERS:
+    raw_far = [baselines["raw features"]["far@0.01"]] * len(SEEDS)
+    verdicts[f"far@0.01: {name} vs raw"] = compare(per_seed(name, "far@0.01"), raw_far, (name, "raw features"),
+                                                   higher_is_better=False, digits=4)
 
 # %% [markdown]
 # The right panel of the ROC plot zooms into the low-FAR region where deployed systems operate. The dotted
@@ -154,22 +159,23 @@ plt.show()
 #
 # * **Verification on unseen classes is poor for every model.** The trained models raise the
 #   ROC AUC from about 0.55 (raw features) to 0.63–0.67, but at FRR = 5 % they still accept
-#   almost 9 impostor pairs in 10, and at FRR = 1 % their FAR is hardly better than the raw
-#   features'. The histogram shows why: genuine pairs are closer *on average*, yet the two
+#   almost 9 impostor pairs in 10, and at FRR = 1 % their FAR is at most about 0.01 below the
+#   raw features' 0.985 (random, semi-hard and distance-weighted measurably, batch-hard not:
+#   the last verdicts above). The histogram shows why: genuine pairs are closer *on average*, yet the two
 #   distributions overlap almost completely in their tails, and a threshold that passes 95 %
 #   of genuine pairs has to sit in the impostors' bulk.
 # * **Retrieval hides this.** Recall@1 of 0.6 only needs each image's *nearest* neighbour to
 #   match; verification needs one global threshold to work for every pair of every class. A
 #   class whose images are spread out and a class that is tight cannot share a threshold.
 # * **The miners' ranking depends on the metric** (paired verdicts above). Batch-hard is
-#   measurably better than each other miner by ROC AUC and by MAP@R (by Recall@1, lesson 3,
-#   only than random and semi-hard; against distance-weighted there it shows no measurable
-#   difference).
+#   measurably better than each other miner by ROC AUC and by MAP@R (against semi-hard by
+#   MAP@R the interval only just clears 0; by Recall@1, lesson 3, only than random and
+#   semi-hard; against distance-weighted there it shows no measurable difference).
 #   At FRR = 5 % **no** miner is measurably different from batch-hard: the FAR differences
 #   (at most about 0.01) are inside the seed-to-seed noise. At FRR = 1 % batch-hard has a
-#   measurably *higher* FAR than semi-hard and distance-weighted, by about 0.01 (both
-#   intervals end within 0.003 of 0, so this is a small, fragile effect), and no measurable
-#   difference from random.
+#   measurably *higher* FAR than semi-hard and distance-weighted, by about 0.007 and 0.01
+#   (both intervals begin about 0.003 above 0, so this is a small, fragile effect), and no
+#   measurable difference from random.
 #
 # Take-away: choose the evaluation that matches the product. The miner that is measurably
 # best by AUC and MAP@R here (and tied with distance-weighted by Recall@1) is not the one
