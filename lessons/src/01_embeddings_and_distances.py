@@ -268,8 +268,9 @@ for s in NORMS:
 # %% [markdown]
 # Reading the plot from left (far apart) to right (near-duplicates): for unit vectors the Gram
 # shortcut and `torch.cdist` are accurate to better than 0.1 % down to distances of `1e-2`,
-# off by a few percent at `1e-3`, and below about `3e-4` their error reaches 100 % (a relative
-# error of 1 means the computed distance is 0 or pure noise). With longer embeddings
+# off by a few percent at `1e-3`, and at `1e-4` (table) their error is 100 %; the plot puts the
+# edge near `3e-4` (a relative error of 1 means the computed distance is 0 or pure noise).
+# With longer embeddings
 # (`s = 10`) the same happens ten times earlier, because the rounding error scales with
 # `|x|^2`. The reference stays at float32 rounding level all the way down:
 # it detects pairs whose Gram value is tiny compared with `|x|^2 + |y|^2` and recomputes those
