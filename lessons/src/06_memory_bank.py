@@ -259,8 +259,10 @@ for m, rs in origin.items():
 #   positive pair, and a large memory also holds many positives per anchor (the mined
 #   triplets per step grow from about 60 to about 1200). Here 1024 entries cost several
 #   times the step time of in-batch mining (3x to 9x in our runs, depending on the machine's
-#   load: ms/step above is wall time), for no gain over 256 or 64. **That measured cost, not staleness, is the reason to
-#   keep `M` small here.**
+#   load: ms/step above is wall time), for no gain over 256 or 64. **That measured cost, not
+#   staleness, is the reason to keep `M` small here.** These Recall@1 numbers are on the test
+#   classes, so they describe the sizes rather than choose one: to pick `M` for your own
+#   data, compare sizes on a validation split of the training classes (lesson 3).
 # * **Staleness, measured.** An entry of age `a` steps differs from its recomputed value by
 #   the drift table above. Here the drift is *not* small: late in training (steps 300–600) an
 #   entry 8 steps old is about 0.07 away (a third of the margin), 32 steps old about 0.18
