@@ -397,7 +397,8 @@ print(f"proposal pairs with IoU > 0.7 in the training set: {close_pairs} ({close
 #   not tested here). At 4 RoIs per image OHEM is erratic (2.6 ± 1.5 %, no measurable
 #   difference from random): two thirds of its four RoIs are foreground, so background gets
 #   little more than one RoI per image and step, and one seed of three ends far worse than
-#   the other two.
+#   the other two. The sweep is scored on the test scenes, so it shows how the cap acts; it
+#   does not choose one: pick the cap on validation images of your own detector.
 # * **A per-image cap vs the hardest 32 of the batch: no measurable difference** here
 #   (0.61 % vs 0.59 %), because our images are alike. The cap guards against one crowded or unusual
 #   image taking the whole budget of the batch, which this generator never produces.
