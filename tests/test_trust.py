@@ -205,6 +205,41 @@ def test_scale_output_is_compared_with_the_reference(exercise_id):
     assert module.SCALE_AGREEMENT(args, "not a tensor", expected)  # a message, not an exception
 
 
+def test_semi_hard_scale_comparison_names_each_kind_of_difference():
+    """The scale comparison of semi-hard answers (dense [B * B] tables since this stop), on a
+    small hand-made input whose windows hold ties: each kind of difference gets its message, an
+    equally close negative (an exact tie) and any order of the triplets are accepted."""
+    module = suite("semi_hard_negatives")
+    # Anchor 0 with positive 1 (d = 0.25): negatives 2 and 3 tie at 0.375, 4 is at 0.5 (window
+    # (0.25, 0.75)); anchor 1 with positive 0: negative 4 at 0.5 is the only one in its window.
+    dist = torch.tensor([[0.0, 0.25, 0.375, 0.375, 0.5],
+                         [0.25, 0.0, 1.0, 1.0, 0.5],
+                         [0.375, 1.0, 0.0, 0.125, 0.25],
+                         [0.375, 1.0, 0.125, 0.0, 0.25],
+                         [0.5, 0.5, 0.25, 0.25, 0.0]])
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    args = [dist, labels, 0.5]
+    expected = module.EXERCISE.reference(*args)
+    a, p, n = (t.tolist() for t in expected)
+    assert (a, p) == ([0, 1, 2, 3], [1, 0, 3, 2])
+    check = module.SCALE_AGREEMENT
+
+    def triplets(*rows):
+        return tuple(torch.tensor(col, dtype=torch.int64) for col in zip(*rows)) if rows else \
+            tuple(torch.zeros(0, dtype=torch.int64) for _ in range(3))
+
+    rows = list(zip(a, p, n))
+    assert check(args, expected, expected) is None
+    assert check(args, triplets(*reversed(rows)), expected) is None  # any order
+    tied = [(0, 1, 3 if rows[0][2] == 2 else 2), *rows[1:]]
+    assert check(args, triplets(*tied), expected) is None  # an equally close negative
+    assert check(args, triplets(*rows, rows[0]), expected) == "a pair (anchor, positive) appears twice"
+    assert check(args, triplets(*rows[1:]), expected) == "pair (a=0, p=1) is missing"
+    assert check(args, triplets(*rows, (4, 0, 1)), expected) == "pair (a=4, p=0) is not the reference's"
+    farther = [(0, 1, 4), *rows[1:]]
+    assert check(args, triplets(*farther), expected) == f"pair (a=0, p=1): chose n=4, the reference chose n={rows[0][2]}"
+
+
 @pytest.mark.parametrize("exercise_id", EXERCISE_IDS)
 def test_scale_comparison_on_small_generic_inputs(exercise_id):
     """The same functions on generic examples: right answers pass, trivial ones and NaN do not."""

@@ -51,7 +51,9 @@ SHRINK_CRASH_CALLS = 12  # the same when the function raised: the screening's fi
 def reference_seconds(exercise: Exercise, fresh: bool = False) -> float:
     """Best of three wall times of the reference on the scale input, measured once per process
     (the grading commands measure it before any student worker starts); ``fresh`` measures it
-    again now, under the machine's present load (the cached time is left as it was)."""
+    again now, under the machine's present load (the cached time is left as it was). The first
+    run's inputs and output are kept as the scale reference of the public seed
+    (:func:`scale_reference`): the answer a public-seed scale output is compared with."""
     if fresh or exercise.id not in _reference_seconds:
         from grader.sandbox import scale
 
@@ -61,8 +63,11 @@ def reference_seconds(exercise: Exercise, fresh: bool = False) -> float:
             times = []
             for i in range(3):
                 t0 = time.perf_counter()
-                exercise.reference(*scale.make_inputs(exercise.id, SEED + i))
+                inputs = scale.make_inputs(exercise.id, SEED + i)
+                output = exercise.reference(*inputs)
                 times.append(time.perf_counter() - t0)
+                if i == 0:
+                    _keep_scale_reference((exercise.id, SEED), inputs, output)
         finally:
             torch.set_num_threads(threads)
         if fresh:
@@ -87,6 +92,14 @@ def reference_gradient(exercise: Exercise, args: list, prop: Property, expected:
 
 
 _scale_reference: dict[tuple[str, int], tuple[list, Any]] = {}
+SCALE_REFERENCES = 16  # kept per process (all twelve exercises' take ~170 MB): a class run's scale seed is per exercise
+
+
+def _keep_scale_reference(key: tuple[str, int], inputs: list, output: Any) -> None:
+    _scale_reference.pop(key, None)
+    while len(_scale_reference) >= SCALE_REFERENCES:
+        del _scale_reference[next(iter(_scale_reference))]  # the oldest
+    _scale_reference[key] = (inputs, output)
 
 
 def scale_reference(exercise: Exercise, seed_: int) -> tuple[list, Any]:
@@ -96,8 +109,7 @@ def scale_reference(exercise: Exercise, seed_: int) -> tuple[list, Any]:
         from grader.sandbox import scale
 
         inputs = scale.make_inputs(exercise.id, seed_)
-        _scale_reference.clear()  # one at a time: a few hundred MB at most
-        _scale_reference[key] = (inputs, exercise.reference(*inputs))
+        _keep_scale_reference(key, inputs, exercise.reference(*inputs))
     return _scale_reference[key]
 
 
