@@ -36,7 +36,7 @@ def attacks() -> list[str]:
     return sorted(p.stem for p in ATTACKS.glob("*.py"))
 
 
-def _library(tmp: Path) -> str:
+def library(tmp: Path) -> str:
     """A small shared library, compiled here when a C compiler exists ("" otherwise)."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
@@ -83,16 +83,16 @@ def write(tmp: Path, honest: tuple[str, ...], marker: str) -> Room:
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.setblocking(False)
-    library = _library(tmp)
+    library_b64 = library(tmp)
     values = {"@ROOT@": str(ROOT), "@SUBS@": str(subs), "@OUT@": str(out), "@VICTIM@": str(subs / "ada.py"),
-              "@SECRET_FILE@": str(secret_file), "@PORT@": str(listener.getsockname()[1]), "@LIBRARY@": library}
+              "@SECRET_FILE@": str(secret_file), "@PORT@": str(listener.getsockname()[1]), "@LIBRARY@": library_b64}
     for attack in sorted(ATTACKS.glob("*.py")):
         text = attack.read_text()
         for key, value in values.items():
             text = text.replace(key, value)
         (subs / attack.name).write_text(text)
     originals = {p.name: p.read_bytes() for p in subs.iterdir()}
-    return Room(subs, out, secret_file, originals, bool(library), listener)
+    return Room(subs, out, secret_file, originals, bool(library_b64), listener)
 
 
 def assert_attack_refused(room: Room, attack: str, marker: str) -> None:

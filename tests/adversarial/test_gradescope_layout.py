@@ -19,7 +19,8 @@ import socket
 
 import pytest
 
-from tests.adversarial.test_attacks import ATTACKS, MARKER, REFUSED, WON, _library
+from tests.adversarial.classroom import ATTACKS, REFUSED, WON, library
+from tests.adversarial.test_attacks import MARKER
 from tests.test_export_gradescope import archive, container, run_autograder, validate  # noqa: F401 - archive is a fixture
 
 IN_LAYOUT = ("imports", "dirfd", "native", "environment", "detached", "killer", "memory_bomb", "network")
@@ -34,10 +35,10 @@ def test_an_attack_in_the_gradescope_layout_earns_nothing_and_leaks_nothing(arch
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.setblocking(False)
-    library = _library(tmp_path) if attack == "native" else ""
+    library_b64 = library(tmp_path) if attack == "native" else ""
     values = {"@ROOT@": str(root / "source" / "hnm"), "@SUBS@": str(root / "submission"), "@OUT@": str(root / "results"),
               "@VICTIM@": str(root / "submission" / f"{attack}.py"), "@SECRET_FILE@": str(secret_file),
-              "@PORT@": str(listener.getsockname()[1]), "@LIBRARY@": library}
+              "@PORT@": str(listener.getsockname()[1]), "@LIBRARY@": library_b64}
     text = (ATTACKS / f"{attack}.py").read_text()
     for key, value in values.items():
         text = text.replace(key, value)
