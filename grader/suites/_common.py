@@ -170,6 +170,13 @@ def triplets_substantive(case: Case) -> bool | None:
     return len(index_triplets(case.actual, case.args[0].shape[0])[0]) > 0
 
 
+def scalar_summary_structure(summary: Any) -> str | None:
+    """The scale summary of a loss: a floating 0-d tensor."""
+    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
+        return "expected a floating tensor"
+    return None if summary.get("shape") == [] else "expected a 0-d tensor"
+
+
 def square_summary_structure(summary: Any) -> str | None:
     """The scale summary of a floating ``[B, B]`` matrix (B = grader.sandbox.scale.SIZE)."""
     from grader.sandbox.scale import SIZE

@@ -21,7 +21,7 @@ import solutions
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.sandbox import codec
 from grader.suites import generic
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scalar_summary_structure, scale_checked, tensor
 from grader.suites.strategies import FLOAT_DTYPES, embeddings
 
 PARAMS = ("z1", "z2", "temperature", "beta", "tau_plus")
@@ -187,12 +187,6 @@ def _substantive(case: Case) -> bool | None:
     return math.isfinite(value) and value != 0
 
 
-def _structure(summary) -> str | None:
-    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
-        return "expected a floating tensor"
-    return None if summary.get("shape") == [] else "expected a 0-d tensor"
-
-
 def _grad_property(name, points, description, strategy, check, **kw) -> Property:
     return Property(name, points, description, strategy, check, grad_wrt=0, upstream=_upstream, **kw)
 
@@ -250,7 +244,7 @@ EXERCISE = Exercise(
     params=PARAMS,
     defaults={"temperature": 0.5, "beta": 1.0, "tau_plus": 0.1},
     summary="Hardness-weighted, debiased InfoNCE (HCL) over two views, in log space.",
-    structure=_structure,
+    structure=scalar_summary_structure,
     ordinary=lambda args: args[0].shape[0] >= 2,
     substantive=_substantive,
     generic=GENERIC,

@@ -26,7 +26,7 @@ from grader.suites import generic
 from grader.suites.box_strategies import detection_batches
 from grader.engine import Case, CheckFailed, Exercise, Property
 
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scalar_summary_structure, scale_checked, tensor
 from grader.suites.ohem_select import Rules, first_problem, make_rules
 
 PARAMS = ("logits", "targets", "image_ids", "per_image", "boxes", "nms_iou", "ignore_index")
@@ -242,12 +242,6 @@ def ordinary(args) -> bool:
     return k >= 1 and bool((targets.long() != ignore_index).any())
 
 
-def _structure(summary) -> str | None:
-    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
-        return "expected a floating tensor"
-    return None if summary.get("shape") == [] else "expected a 0-d tensor"
-
-
 def _grad_property(name, points, description, check, strategy=inputs, **kw) -> Property:
     return Property(name, points, description, strategy, check, grad_wrt=0, upstream=_upstream, **kw)
 
@@ -296,7 +290,7 @@ EXERCISE = Exercise(
     params=PARAMS,
     defaults={"boxes": None, "nms_iou": None, "ignore_index": -1},
     summary="Cross-entropy averaged over the RoIs OHEM selects by their own loss.",
-    structure=_structure,
+    structure=scalar_summary_structure,
     ordinary=ordinary,
     substantive=_substantive,
     generic=GENERIC,

@@ -18,7 +18,7 @@ import solutions
 from grader.engine import Case, CheckFailed, Exercise, Property
 from grader.sandbox import codec
 from grader.suites import generic
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scalar_summary_structure, scale_checked, tensor
 from grader.suites.strategies import FLOAT_DTYPES, byte_values, embeddings
 
 PARAMS = ("embeddings", "labels", "proxies", "alpha", "delta")
@@ -231,12 +231,6 @@ def ordinary(args) -> bool:
     return args[0].shape[0] >= 2 and args[2].shape[0] >= 2
 
 
-def _structure(summary) -> str | None:
-    if not isinstance(summary, dict) or summary.get("tensor") not in ("float32", "float64"):
-        return "expected a floating tensor"
-    return None if summary.get("shape") == [] else "expected a 0-d tensor"
-
-
 def _grad_property(name, points, description, check, strategy=inputs, **kw) -> Property:
     return Property(name, points, description, strategy, check, grad_wrt=0, upstream=_upstream, **kw)
 
@@ -279,7 +273,7 @@ EXERCISE = Exercise(
     params=PARAMS,
     defaults={"alpha": 32.0, "delta": 0.1},
     summary="Proxy Anchor loss (Kim et al. 2020), evaluated in log space.",
-    structure=_structure,
+    structure=scalar_summary_structure,
     ordinary=ordinary,
     substantive=_substantive,
     generic=GENERIC,
