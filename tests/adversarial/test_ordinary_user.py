@@ -46,18 +46,14 @@ def _as_ordinary_user(argv: list[str], env: dict[str, str], keep: Path) -> list[
     needed = sorted({Path(p).resolve() for p in (sys.base_prefix, sys.prefix, classroom.ROOT)})
     needed = [p for p in needed if not any(q != p and q in p.parents for q in needed)]
     keep = Path(tempfile.mkdtemp(dir=keep))  # a fresh one per command: each gets its own mount namespace
-    binds, covered = [], []
-    for i, path in enumerate(needed):
-        top = _blocked(path)
-        if top is None:
-            continue
-        binds.append(f"mkdir {keep}/{i} && mount --bind {shlex.quote(str(path))} {keep}/{i}")
-        if top not in covered:
-            covered.append(top)
-    steps = [*binds, *(f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(top))}" for top in covered)]
-    for i, path in enumerate(needed):
-        if _blocked(path) is not None:
-            steps.append(f"mkdir -p {shlex.quote(str(path))} && mount --bind {keep}/{i} {shlex.quote(str(path))}")
+    hidden = {i: (path, _blocked(path)) for i, path in enumerate(needed) if _blocked(path) is not None}
+    # Keep each path reachable through a bind mount, cover the folders above them with a
+    # world-readable tmpfs, then put each path back where it was.
+    steps = [f"mkdir {keep}/{i} && mount --bind {shlex.quote(str(path))} {keep}/{i}" for i, (path, _) in hidden.items()]
+    steps += [f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(top))}"
+              for top in dict.fromkeys(top for _, top in hidden.values())]
+    steps += [f"mkdir -p {shlex.quote(str(path))} && mount --bind {keep}/{i} {shlex.quote(str(path))}"
+              for i, (path, _) in hidden.items()]
     user = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
             "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv]
     script = " && ".join([*steps, "exec " + shlex.join(user)])
