@@ -200,9 +200,17 @@ def test_scale_output_is_compared_with_the_reference(exercise_id):
     module = suite(exercise_id)
     args = scale.make_inputs(exercise_id, 7)
     expected = module.EXERCISE.reference(*args)
+    kept = [a.clone() if isinstance(a, torch.Tensor) else a for a in args], \
+        [e.clone() for e in expected] if isinstance(expected, tuple) else expected.clone()
     assert module.SCALE_AGREEMENT(args, expected, expected) is None
     assert module.SCALE_AGREEMENT(args, _stub(exercise_id, args), expected)
     assert module.SCALE_AGREEMENT(args, "not a tensor", expected)  # a message, not an exception
+    # The grading process keeps the scale inputs and the reference's output for every later
+    # student (engine.run.scale_reference): no comparison may change them.
+    for before, after in zip(kept[0], args):
+        assert torch.equal(before, after) if isinstance(before, torch.Tensor) else before == after
+    for before, after in zip(*(([x] if isinstance(x, torch.Tensor) else x) for x in (kept[1], expected))):
+        assert torch.equal(before, after)
 
 
 def test_semi_hard_scale_comparison_names_each_kind_of_difference():
