@@ -15,17 +15,21 @@ each phase (worker start, worker round trips, reference outputs, checks, the agr
 measure, the re-runs of failing rules that shrink their counterexamples).
 
 With ``--check`` it times ``hnm check <exercise> FILE`` (a fresh process, as a student runs it)
-on the correct submission and on the one wrong in that exercise.
+on the correct submission and on the one wrong in that exercise: the first check (examples drawn)
+and later ones (examples read from the cache folder); ``--baseline CHECKOUT`` alternates every run
+with the same check in another checkout, for a paired before/after in one run.
 
 Usage: python benchmarks/bench_grading.py [--copies 1] [--workers 2]
        python benchmarks/bench_grading.py --one-at-a-time [--repeats 3] [--examples 100]
-       python benchmarks/bench_grading.py --check [--repeats 3]
+       python benchmarks/bench_grading.py --check [--repeats 3] [--baseline ../main]
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -208,29 +212,54 @@ def one_at_a_time(repeats: int, examples: int, only: list[str] | None = None) ->
     return 0
 
 
-def check_cli(repeats: int, examples: int, only: list[str] | None = None) -> int:
+def check_cli(repeats: int, examples: int, only: list[str] | None = None, baseline: Path | None = None) -> int:
     """``hnm check <exercise> FILE`` as a student runs it (a new process each time, imports and
-    worker start included): median seconds of ``repeats`` runs, right and wrong, per exercise."""
-    print(f"| exercise | right: median s ({repeats} runs) | wrong: median s | right points | wrong points |")
-    print("|---|---:|---:|---:|---:|")
+    worker start included): per exercise, the first check (the public seed's examples not yet kept
+    in the cache folder) and the median of ``repeats`` later ones, right and wrong. With
+    ``baseline`` (another checkout with its own ``.venv``) each run alternates with the same check
+    there, and the table adds its medians and the median of the paired differences."""
+    sides = [(sys.executable, ROOT)]
+    if baseline is not None:
+        sides.append((str(baseline / ".venv" / "bin" / "python"), baseline))
+    head = "| exercise | right, first check s | right: median s | wrong: median s | right points | wrong points |"
+    rule = "|---|---:|---:|---:|---:|---:|"
+    if baseline is not None:
+        head += " baseline right s | baseline wrong s | right: paired gain s | wrong: paired gain s |"
+        rule += "---:|---:|---:|---:|"
+    print(head + f"\n{rule}")
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
+        env = dict(os.environ, XDG_CACHE_HOME=str(Path(tmp) / "cache"))
         for exercise_id in only or WRONG:
-            row = []
+            shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
+            medians, gains, points, first = [], [], [], None
             for source in (correct_source(), wrong_source(exercise_id)):
                 path = Path(tmp) / "student.py"
                 path.write_text(source)
-                cmd = [sys.executable, "-m", "grader.cli", "check", exercise_id, str(path), "--device", "cpu",
-                       "--examples", str(examples)]
-                times, points = [], ""
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-                    times.append(time.perf_counter() - t0)
-                    points = next((ln.split(": ", 1)[1] for ln in done.stdout.splitlines()
-                                   if ln.startswith(f"{exercise_id}: ")), "?")
-                row.append((statistics.median(times), points))
-            print(f"| {exercise_id} | {row[0][0]:.1f} | {row[1][0]:.1f} | {row[0][1]} | {row[1][1]} |", flush=True)
-    print(f"(one process per check: imports, drawing, worker start and grading; {examples} examples; public seed)")
+                times: list[list[float]] = [[] for _ in sides]
+                for i in range(repeats + 1):
+                    for side, (python, root) in enumerate(sides):
+                        cmd = [python, "-m", "grader.cli", "check", exercise_id, str(path), "--device", "cpu",
+                               "--examples", str(examples)]
+                        t0 = time.perf_counter()
+                        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+                        seconds = time.perf_counter() - t0
+                        if i == 0 and side == 0 and first is None:
+                            first = seconds
+                        if i > 0:
+                            times[side].append(seconds)
+                        if side == 0:
+                            mark = next((ln.split(": ", 1)[1] for ln in done.stdout.splitlines()
+                                         if ln.startswith(f"{exercise_id}: ")), "?")
+                medians.append([statistics.median(t) for t in times])
+                points.append(mark)
+                if baseline is not None:
+                    gains.append(statistics.median(b - a for a, b in zip(*times)))
+            cells = [f"{first:.1f}", f"{medians[0][0]:.1f}", f"{medians[1][0]:.1f}", points[0], points[1]]
+            if baseline is not None:
+                cells += [f"{medians[0][1]:.1f}", f"{medians[1][1]:.1f}", f"{gains[0]:.1f}", f"{gains[1]:.1f}"]
+            print(f"| {exercise_id} | " + " | ".join(cells) + " |", flush=True)
+    print(f"(one process per check: imports, worker start, drawing or reading the kept examples, grading; "
+          f"{examples} examples; public seed; medians of {repeats} runs after the first)")
     return 0
 
 
@@ -247,11 +276,12 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--examples", type=int, default=100)
     ap.add_argument("--only", nargs="+", choices=sorted(WRONG), help="with --check or --one-at-a-time: these exercises")
+    ap.add_argument("--baseline", type=Path, help="with --check: another checkout (with .venv) timed alternately")
     args = ap.parse_args()
     if args.one_at_a_time:
         return one_at_a_time(args.repeats, args.examples, args.only)
     if args.check:
-        return check_cli(args.repeats, args.examples, args.only)
+        return check_cli(args.repeats, args.examples, args.only, args.baseline)
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
         course = build.course(Path(tmp) / "course")
         for assignment in ASSIGNMENTS[:2]:

@@ -1,16 +1,14 @@
-"""Self-checks for students: ``hnm check EXERCISE FILE`` and ``grader.check(id, fn)``."""
+"""Self-checks for students: ``grader.check(id, fn)`` in the notebook's kernel, and the report
+both it and ``hnm check EXERCISE FILE`` (:mod:`grader.check_command`) print."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
 import signal
-import sys
 import threading
 import types
-from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine import DEFAULT_EXAMPLES, ExerciseResult, ExerciseRun, LocalCaller
@@ -151,50 +149,3 @@ def uses_reference(fn: Callable) -> bool:
         return True
     return any(from_solutions(v) for v in getattr(fn, "__globals__", {}).values()
                if isinstance(v, types.ModuleType) or callable(v))
-
-
-def _command(args: argparse.Namespace) -> int:
-    from grader import doctor
-    from grader.grading import pipeline as grading
-    from grader.grading import submissions
-    from grader.classrun.command import resolve_device
-
-    if args.exercise not in REGISTRY:
-        print(f"hnm check: unknown exercise {args.exercise!r}; known: {', '.join(REGISTRY)}", file=sys.stderr)
-        return 2
-    try:
-        sub = submissions.single(Path(args.file))
-    except submissions.SubmissionError as exc:
-        print(f"hnm check: {exc}", file=sys.stderr)
-        return 2
-    from grader.sandbox.parent import IsolationUnavailable, Limits
-
-    device = resolve_device(args.device)
-    if args.unsafe_no_isolation:
-        doctor.require(device, unsafe=True)  # the warning; otherwise the worker itself refuses
-    try:
-        doc = grading.grade(sub, device=device, examples=args.examples, only=(args.exercise,),
-                            limits=Limits(required=()) if args.unsafe_no_isolation else Limits())
-    except IsolationUnavailable as exc:
-        print(f"hnm check: {exc}", file=sys.stderr)
-        return 2
-    for message in doc.get("messages", []):
-        print(message)
-    ex = doc["exercises"][args.exercise]
-    result = ExerciseResult(args.exercise, message=ex.get("message", ""))
-    from grader.engine import PropertyResult
-
-    result.properties = [PropertyResult(**p) for p in ex["properties"]]
-    print(render(result))
-    return 0 if result.score == result.max_score else 1
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("check", help="check one exercise of a file, out of process")
-    p.add_argument("exercise", metavar="EXERCISE", help="exercise id: " + ", ".join(REGISTRY))
-    p.add_argument("file", metavar="FILE", help="a .py file, a notebook or a folder")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES)
-    p.add_argument("--unsafe-no-isolation", action="store_true",
-                   help="run the code even where the kernel cannot confine it (trusted code only; see hnm doctor)")
-    p.set_defaults(handler=_command)

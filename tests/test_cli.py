@@ -21,7 +21,7 @@ def test_unknown_or_missing_commands_list_every_command():
     everything = [m for ms in cli.COMMANDS.values() for m in ms]
     assert cli.modules_for([]) == list(dict.fromkeys(everything))
     assert cli.modules_for(["--help"]) == cli.modules_for(["no-such-command"]) == cli.modules_for([])
-    assert cli.modules_for(["check", "ps1", "x.py"]) == ["grader.selfcheck"]
+    assert cli.modules_for(["check", "ps1", "x.py"]) == ["grader.check_command"]
 
 
 def test_check_does_not_import_the_notebook_and_report_stack():

@@ -138,7 +138,7 @@ def test_a_busy_moment_does_not_cost_the_speed_point_but_a_slow_function_is_slow
     exercise = REGISTRY["pairwise_distances"]
     scale_only = dataclasses.replace(exercise, properties=tuple(p for p in exercise.properties if p.scale))
     monkeypatch.setattr(engine_run, "SCALE_FLOOR", 0.3)
-    monkeypatch.setitem(engine_run._reference_seconds, exercise.id, 1e-4)  # measured on a quiet machine
+    monkeypatch.setitem(engine_run._reference_times, exercise.id, [1e-4] * 3)  # measured on a quiet machine
     runs = []
 
     def busy_once(embeddings, squared=False):
@@ -158,6 +158,33 @@ def test_a_busy_moment_does_not_cost_the_speed_point_but_a_slow_function_is_slow
     runs.clear()
     late = ExerciseRun(scale_only, LocalCaller({"pairwise_distances": slow})).run()
     assert late.score == 0.0 and late.properties[0].message.startswith("too slow") and runs.count(2048) == 2
+
+
+def test_the_reference_is_timed_three_times_only_for_an_answer_slower_than_the_floor(monkeypatch):
+    """The speed budget is max(10 x the best of three reference runs, the floor). An answer within
+    the floor passes whatever that best is, so only the first run (which also gives the scale
+    reference) is made; a slower answer is judged against the best of all three."""
+    import time
+
+    exercise = REGISTRY["pairwise_distances"]
+
+    def reference(embeddings, squared=False):
+        time.sleep(0.2)  # a reference of 0.2 s: a budget of at least 2 s
+        return exercise.reference(embeddings, squared)
+
+    scale_only = dataclasses.replace(exercise, reference=reference,
+                                     properties=tuple(p for p in exercise.properties if p.scale))
+    monkeypatch.setattr(engine_run, "SCALE_FLOOR", 0.3)
+    monkeypatch.setattr(engine_run, "_reference_times", {})
+    fast = ExerciseRun(scale_only, LocalCaller({"pairwise_distances": exercise.reference})).run()
+    assert fast.score == scale_only.max_score and len(engine_run._reference_times[exercise.id]) == 1
+
+    def slower_than_the_floor(embeddings, squared=False):
+        time.sleep(0.5)
+        return exercise.reference(embeddings, squared)
+
+    slow = ExerciseRun(scale_only, LocalCaller({"pairwise_distances": slower_than_the_floor})).run()
+    assert slow.score == scale_only.max_score and len(engine_run._reference_times[exercise.id]) == 3
 
 
 def _failing(exercise_id, fn, prop_name):

@@ -4,7 +4,8 @@ Hypothesis draws each strategy's examples (fixed seed, no database, generation o
 reference's output on each is computed once. Both depend only on the exercise, the strategy,
 the seed and the number of examples, never on a submission, so a class run (or ``hnm check``
 run twice in one notebook) pays for them once: every student is judged on exactly the examples
-Hypothesis would have drawn for them alone, in the same order.
+Hypothesis would have drawn for them alone, in the same order. ``hnm check`` also keeps the
+public seed's draws on disk between runs (:mod:`grader.engine.example_store`, see :func:`use_store`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.strategies import SearchStrategy
 
+from grader.engine.example_store import Store
+from grader.engine.model import SEED
 from grader.sandbox import codec
 
 _CACHE_ENTRIES = 64  # (exercise, strategy, seed, count) combinations kept per process
@@ -40,6 +43,13 @@ class Drawn:
 
 
 _drawn: OrderedDict[tuple, Drawn] = OrderedDict()
+_store: Store | None = None
+
+
+def use_store(store: Store | None) -> None:
+    """Read and keep the public seed's draws in ``store`` from now on (None: draw every time)."""
+    global _store
+    _store = store
 
 
 def key(args: list) -> bytes:
@@ -109,8 +119,26 @@ def draw(exercise_id: str, reference: Callable, strategy: SearchStrategy, seed_:
         recorded.append(list(args))
 
     run_hypothesis(strategy, record, seed_, examples, shrink=False)
-    drawn = Drawn(recorded, [key(a) for a in recorded], reference, strategy)
+    return _remember(cache_key, Drawn(recorded, [key(a) for a in recorded], reference, strategy))
+
+
+def _remember(cache_key: tuple, drawn: Drawn) -> Drawn:
     _drawn[cache_key] = drawn
     while len(_drawn) > _CACHE_ENTRIES:
         _drawn.popitem(last=False)
     return drawn
+
+
+def draw_all(exercise_id: str, reference: Callable, wanted: list[tuple[SearchStrategy, int]], seed_: int) -> list[Drawn]:
+    """:func:`draw` for each ``(strategy, examples)`` of one exercise, in order. With a store and
+    the public seed, the draws come from (or go to) the exercise's file there."""
+    if _store is None or seed_ != SEED or all((exercise_id, id(s), seed_, n) in _drawn for s, n in wanted):
+        return [draw(exercise_id, reference, s, seed_, n) for s, n in wanted]
+    counts = [n for _, n in wanted]
+    kept = _store.read(exercise_id, seed_, counts)
+    if kept is not None:
+        return [_remember((exercise_id, id(s), seed_, n), Drawn(examples, keys, reference, s))
+                for (s, n), (examples, keys) in zip(wanted, kept)]
+    out = [draw(exercise_id, reference, s, seed_, n) for s, n in wanted]
+    _store.write(exercise_id, seed_, counts, [d.keys for d in out])
+    return out

@@ -42,38 +42,39 @@ from grader.engine.model import (
 )
 from grader.sandbox import codec
 
-_reference_seconds: dict[str, float] = {}
+_reference_times: dict[str, list[float]] = {}  # exercise -> wall times of its first runs, in order
 BATCH = 25  # at most this many examples per worker round trip while screening
 SHRINK_CALLS = 60  # calls a failing rule's re-run may spend shrinking, after its first failure
 SHRINK_CRASH_CALLS = 12  # the same when the function raised: the screening's first crash is usually small already
+REFERENCE_RUNS = 3  # the reference's time on the scale input is the best of this many runs
 
 
-def reference_seconds(exercise: Exercise, fresh: bool = False) -> float:
-    """Best of three wall times of the reference on the scale input, measured once per process
-    (the grading commands measure it before any student worker starts); ``fresh`` measures it
-    again now, under the machine's present load (the cached time is left as it was). The first
-    run's inputs and output are kept as the scale reference of the public seed
+def reference_seconds(exercise: Exercise, fresh: bool = False, runs: int = REFERENCE_RUNS) -> float:
+    """The best of ``runs`` wall times of the reference on the scale inputs of seeds SEED, SEED + 1,
+    ..., measured once per process and only as far as asked: ``runs=1`` is the first run alone, an
+    upper bound of the best of three, and a later call adds the runs still missing. ``fresh``
+    measures three runs again now, under the machine's present load (what is kept is left as it
+    was). The first run's inputs and output are kept as the scale reference of the public seed
     (:func:`scale_reference`): the answer a public-seed scale output is compared with."""
-    if fresh or exercise.id not in _reference_seconds:
+    times = [] if fresh else _reference_times.setdefault(exercise.id, [])
+    wanted = REFERENCE_RUNS if fresh else runs
+    if len(times) < wanted:
         from grader.sandbox import scale
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            times = []
-            for i in range(3):
+            while len(times) < wanted:
+                i = len(times)
                 t0 = time.perf_counter()
                 inputs = scale.make_inputs(exercise.id, SEED + i)
                 output = exercise.reference(*inputs)
                 times.append(time.perf_counter() - t0)
-                if i == 0:
+                if i == 0 and not fresh:
                     _keep_scale_reference((exercise.id, SEED), inputs, output)
         finally:
             torch.set_num_threads(threads)
-        if fresh:
-            return min(times)
-        _reference_seconds[exercise.id] = min(times)
-    return _reference_seconds[exercise.id]
+    return min(times[:wanted])
 
 
 def reference_gradient(exercise: Exercise, args: list, prop: Property, expected: Any) -> torch.Tensor | None:
@@ -153,13 +154,16 @@ class ExerciseRun:
 
     def _draws(self) -> list[drawing.Drawn]:
         """Every set of examples this run judges on: the generic ones, then one per strategy."""
+        return drawing.draw_all(self.exercise.id, self.exercise.reference, self.wanted(), self.seed)
+
+    def wanted(self) -> list[tuple[SearchStrategy, int]]:
+        """The strategies :meth:`_draws` draws from, each with its number of examples."""
         ex = self.exercise
-        out = []
+        wanted = []
         if ex.generic is not None and ex.agreement is not None:
-            out.append(drawing.draw(ex.id, ex.reference, ex.generic, self.seed, max(1, self.examples // 2)))
+            wanted.append((ex.generic, max(1, self.examples // 2)))
         strategies = {id(p.strategy): p.strategy for p in ex.properties if not p.scale}
-        out += [drawing.draw(ex.id, ex.reference, s, self.seed, self.examples) for s in strategies.values()]
-        return out
+        return wanted + [(s, self.examples) for s in strategies.values()]
 
     def prepare(self) -> None:
         """Draw the examples and compute the reference's outputs now (cached per process), e.g.
@@ -497,8 +501,7 @@ class ExerciseRun:
 
     def _scale(self, prop: Property) -> PropertyResult:
         rule = f"on the large input it must finish within {SCALE_FACTOR:g}x the reference's time (at least {SCALE_FLOOR:g} s)"
-        reference = reference_seconds(self.exercise)
-        result = self._timed_scale(prop, reference, rule)
+        result = self._timed_scale(prop, rule)
         if result is None:
             # Too slow once. A busy moment of a shared machine must not cost a right answer its
             # point: time the reference again now, under the same load, and give the function a
@@ -508,18 +511,24 @@ class ExerciseRun:
                 self.caller.ready()
             except Hang as exc:
                 return PropertyResult(prop.name, 0.0, float(prop.points), False, f"on the large input {exc}")
-            reference = max(reference, reference_seconds(self.exercise, fresh=True))
-            result = self._timed_scale(prop, reference, rule)
+            reference = max(reference_seconds(self.exercise), reference_seconds(self.exercise, fresh=True))
+            result = self._timed_scale(prop, rule, reference)
         if result is None:
             return PropertyResult(prop.name, 0.0, float(prop.points), False, _too_slow(rule))
         return result
 
-    def _timed_scale(self, prop: Property, reference: float, rule: str) -> PropertyResult | None:
-        """One timed run on the large input: its result, or None when it was too slow."""
-        budget = max(SCALE_FACTOR * reference, SCALE_FLOOR)
+    def _timed_scale(self, prop: Property, rule: str, reference: float | None = None) -> PropertyResult | None:
+        """One timed run on the large input: its result, or None when it was too slow.
+
+        The budget is ``max(SCALE_FACTOR x reference, SCALE_FLOOR)``, the reference's time being
+        the best of three runs (or ``reference``). Only an answer slower than the floor needs that
+        time: the run is first allowed the budget of the reference's first run (an upper bound),
+        and the other two runs are made only when the answer took longer than the floor."""
+        budget = lambda seconds: max(SCALE_FACTOR * seconds, SCALE_FLOOR)  # noqa: E731
+        bound = budget(reference if reference is not None else reference_seconds(self.exercise, runs=1))
         t0 = time.perf_counter()
         try:
-            summary = self.caller.scale(self.exercise.id, self.exercise.id, self.scale_seed, timeout=budget + 0.5)
+            summary = self.caller.scale(self.exercise.id, self.exercise.id, self.scale_seed, timeout=bound + 0.5)
         except Hang as exc:
             if "did not finish" not in str(exc):  # it died (e.g. out of memory), rather than ran out of time
                 return PropertyResult(prop.name, 0.0, float(prop.points), False, f"on the large input {exc}")
@@ -532,7 +541,7 @@ class ExerciseRun:
         problem = self.exercise.structure(summary)
         if problem:
             return PropertyResult(prop.name, 0.0, float(prop.points), False, f"on the large input: {problem}")
-        if elapsed > budget:
+        if elapsed > SCALE_FLOOR and elapsed > budget(reference if reference is not None else reference_seconds(self.exercise)):
             return None
         problem = self._scale_values()
         if problem:

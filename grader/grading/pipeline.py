@@ -14,7 +14,8 @@ from grader.quiz.grading import grade_submission as grade_quiz  # scores the qui
 
 
 def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
-          limits: Limits = Limits(), only: tuple[str, ...] | None = None, secret: bytes | None = None) -> dict[str, Any]:
+          limits: Limits = Limits(), only: tuple[str, ...] | None = None, secret: bytes | None = None,
+          worker: Worker | None = None) -> dict[str, Any]:
     """The results document of one student (see the README for its keys).
 
     With the course ``secret`` every Hypothesis run and scale input is seeded from it (see
@@ -22,14 +23,24 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
 
     Total: whatever goes wrong while grading this student (a malformed file, a reply, a check, the
     quiz) becomes this student's result ("internal grading error: ..." and 0 for what it affects),
-    never an exception, except :class:`IsolationUnavailable` (the machine, not the student)."""
+    never an exception, except :class:`IsolationUnavailable` (the machine, not the student).
+
+    ``worker``: one already launched for this student (``hnm check`` starts it before its own
+    imports); it is used when its device and limits are these, otherwise replaced, and always
+    stopped at the end."""
     exercises = [REGISTRY[i] for i in (only or REGISTRY)]
+    if worker is not None and (worker.device, worker.limits) != (device, limits):
+        worker.stop()
+        worker = None
+    worker = worker or Worker(device, limits)
     try:
-        return _grade(sub, exercises, device, examples, limits, secret)
+        return _grade(sub, exercises, device, examples, limits, secret, worker)
     except IsolationUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - one student's grading never stops the class
         return failed(sub.student, only, exc, secret)
+    finally:
+        worker.stop()
 
 
 def failed(student: str, only: tuple[str, ...] | None, exc: BaseException | str,
@@ -49,7 +60,7 @@ def _quiz(sub: submissions.Submission, secret: bytes | None) -> dict[str, Any] |
                 "error": f"internal grading error: {type(exc).__name__}: {str(exc)[:200]}"}
 
 
-def _grade(sub, exercises, device, examples, limits, secret) -> dict[str, Any]:
+def _grade(sub, exercises, device, examples, limits, secret, worker: Worker) -> dict[str, Any]:
     messages: list[str] = []
     try:
         code = [submissions.STAND_IN, *submissions.cells(sub)]
@@ -60,10 +71,11 @@ def _grade(sub, exercises, device, examples, limits, secret) -> dict[str, Any]:
                                seed=course_secret.derive(secret, "hypothesis", ex.id, public=SEED),
                                scale_seed=course_secret.derive(secret, "scale", ex.id, public=SEED))
             for ex in exercises}
-    with Worker(device, limits) as worker:
-        worker.launch()  # it imports its libraries meanwhile; no student code runs before the load below
-        for ex in exercises:  # the speed budgets and the examples, once per process
-            reference_seconds(ex)
+    with worker:
+        if not worker.launched:
+            worker.launch()  # it imports its libraries meanwhile; no student code runs before the load below
+        for ex in exercises:  # the scale references and the examples, once per process
+            reference_seconds(ex, runs=1)  # the other timing runs only if an answer is slower than the floor
             runs[ex.id].prepare()
         caller = WorkerCaller(worker, code)
         report = caller.load()

@@ -1,4 +1,8 @@
-"""Parent side of the sandbox: start, talk to, time out and replace worker processes."""
+"""Parent side of the sandbox: start, talk to, time out and replace worker processes.
+
+Importing this module does not import torch (the codec is imported at the first request), so
+``hnm check`` can launch a worker before the grading process pays for its own imports.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
-from grader.sandbox import codec
 
 MAX_REPLY_BYTES = 256 << 20
 
@@ -207,6 +210,8 @@ class Worker:
         if timeout is None:
             timeout = self.limits.first_call_seconds if self.calls == 0 else self.limits.call_seconds
         self.calls += 1
+        from grader.sandbox import codec
+
         payload = codec.dumps(message)
         try:
             self.proc.stdin.write(struct.pack(">Q", len(payload)) + payload)
@@ -226,6 +231,8 @@ class Worker:
         if size > MAX_REPLY_BYTES:
             raise self._failed(f"sent a reply of {size} bytes (over {MAX_REPLY_BYTES})")
         body = self._read(size, deadline, timeout)
+        from grader.sandbox import codec
+
         try:
             reply = codec.loads(body)
         except (ValueError, RecursionError):

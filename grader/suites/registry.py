@@ -10,21 +10,7 @@ from __future__ import annotations
 import importlib
 
 from grader.engine import Exercise
-
-EXERCISE_IDS = (
-    "pairwise_distances",
-    "semi_hard_negatives",
-    "batch_hard",
-    "distance_weights",
-    "box_iou",
-    "nms",
-    "ohem_select",
-    "ohem_loss",
-    "hard_negative_infonce",
-    "topk_negatives",
-    "positive_aware_negatives",
-    "proxy_anchor_loss",
-)
+from grader.suites import EXERCISE_IDS
 
 
 def _load() -> dict[str, Exercise]:
