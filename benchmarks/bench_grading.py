@@ -20,7 +20,7 @@ and later ones (examples read from the cache folder); ``--baseline CHECKOUT`` al
 with the same check in another checkout, for a paired before/after in one run.
 
 Usage: python benchmarks/bench_grading.py [--copies 1] [--workers 2]
-       python benchmarks/bench_grading.py --one-at-a-time [--repeats 3] [--examples 100]
+       python benchmarks/bench_grading.py --one-at-a-time [--repeats 3] [--examples 100] [--baseline ../main]
        python benchmarks/bench_grading.py --check [--repeats 3] [--baseline ../main]
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import os
 import shutil
 import statistics
@@ -212,6 +213,65 @@ def one_at_a_time(repeats: int, examples: int, only: list[str] | None = None) ->
     return 0
 
 
+# A grading process that grades one file each time it reads a line (the code of the checkout it runs in).
+_SERVE = """
+import json, sys, time
+sys.path.insert(0, ".")
+import torch
+torch.set_num_threads(1)
+from grader.engine import reference_seconds
+from grader.grading import pipeline, submissions
+from grader.suites.registry import REGISTRY
+for ex in REGISTRY.values():
+    reference_seconds(ex)
+path, examples = sys.argv[1], int(sys.argv[2])
+pipeline.grade(submissions.single(path), examples=examples)  # the first of a process draws the inputs
+print("ready", flush=True)
+for line in sys.stdin:
+    t0 = time.perf_counter()
+    doc = pipeline.grade(submissions.single(path), examples=examples)
+    print(json.dumps([time.perf_counter() - t0, doc["total"]]), flush=True)
+"""
+
+
+def paired_one_at_a_time(baseline: Path, repeats: int, examples: int, only: list[str] | None = None) -> int:
+    """Each submission of ``--one-at-a-time`` graded alternately by this checkout and ``baseline``
+    (one grading process each, both warm, never running at once, the order swapped every round):
+    medians, the median of the paired differences and its range."""
+    cases = [("correct", correct_source())] + [(f"wrong in {e}", wrong_source(e)) for e in (only or [])]
+    print(f"| submission | this checkout: median s | baseline: median s | paired gain: median s (range) | ratio | points |")
+    print("|---|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
+        for label, source in cases:
+            path = Path(tmp) / "student.py"
+            path.write_text(source)
+            servers = []
+            for python, root in ((sys.executable, ROOT), (str(baseline / ".venv" / "bin" / "python"), baseline)):
+                proc = subprocess.Popen([python, "-c", _SERVE, str(path), str(examples)], cwd=root, text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                if proc.stdout.readline().strip() != "ready":
+                    raise SystemExit(f"the grading process in {root} did not start")
+                servers.append(proc)
+            times: list[list[float]] = [[], []]
+            totals: list[float] = [0.0, 0.0]
+            for i in range(repeats):
+                for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    servers[side].stdin.write("go\n")
+                    servers[side].stdin.flush()
+                    seconds, totals[side] = json.loads(servers[side].stdout.readline())
+                    times[side].append(seconds)
+            for proc in servers:
+                proc.stdin.close()
+                proc.wait()
+            gains = [b - a for a, b in zip(*times)]
+            here, there = statistics.median(times[0]), statistics.median(times[1])
+            points = f"{totals[0]:g}" if totals[0] == totals[1] else f"{totals[0]:g} vs {totals[1]:g}"
+            print(f"| {label} | {here:.1f} | {there:.1f} | {statistics.median(gains):.1f} ({min(gains):.1f} to "
+                  f"{max(gains):.1f}) | {here / there:.2f} | {points} |", flush=True)
+    print(f"({repeats} rounds, one worker, {examples} examples per property, public seed)")
+    return 0
+
+
 def check_cli(repeats: int, examples: int, only: list[str] | None = None, baseline: Path | None = None) -> int:
     """``hnm check <exercise> FILE`` as a student runs it (a new process each time, imports and
     worker start included): per exercise, the first check (the public seed's examples not yet kept
@@ -276,8 +336,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--examples", type=int, default=100)
     ap.add_argument("--only", nargs="+", choices=sorted(WRONG), help="with --check or --one-at-a-time: these exercises")
-    ap.add_argument("--baseline", type=Path, help="with --check: another checkout (with .venv) timed alternately")
+    ap.add_argument("--baseline", type=Path,
+                    help="with --check or --one-at-a-time: another checkout (with .venv), timed alternately")
     args = ap.parse_args()
+    if args.one_at_a_time and args.baseline is not None:
+        return paired_one_at_a_time(args.baseline, args.repeats, args.examples, args.only)
     if args.one_at_a_time:
         return one_at_a_time(args.repeats, args.examples, args.only)
     if args.check:

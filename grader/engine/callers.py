@@ -37,6 +37,14 @@ class Caller:
                 out.append(exc)
         return out
 
+    #: whether a batch started with :meth:`send_many` runs while the engine goes on (in a worker)
+    concurrent = False
+
+    def send_many(self, fn: str, calls: list[tuple[list, int | None, Any]]) -> Callable[[], list[Reply | StudentError]]:
+        """Start :meth:`call_many`; the function returned waits for its result (or raises its
+        :class:`Hang`). In process the calls are only deferred until then."""
+        return lambda: self.call_many(fn, calls)
+
     def scale(self, fn: str, exercise: str, seed_: int, timeout: float) -> Any: ...
 
     def ready(self) -> None:
@@ -49,9 +57,12 @@ class Caller:
 class WorkerCaller(Caller):
     """Calls into a sandboxed worker; a dead worker is replaced and the code reloaded."""
 
+    concurrent = True
+
     def __init__(self, worker, cells: list[tuple[str, str]]):
         self.worker, self.cells, self.device = worker, cells, worker.device
         self.load_report: dict | None = None
+        self._unread: Callable[[], None] | None = None  # reads the answer of a batch still in the worker
 
     def _ensure(self) -> None:
         if self.worker.proc is None or self.worker.launched:
@@ -73,7 +84,15 @@ class WorkerCaller(Caller):
             return {"ok": False, "error": f"{exc} while the submission was being loaded"}
         return self.load_report or {}
 
+    def _settle(self) -> None:
+        """Read the answer of a batch still in the worker (kept for whoever asked), so that the
+        next request's answer is its own."""
+        if self._unread is not None:
+            unread, self._unread = self._unread, None
+            unread()
+
     def _request(self, message: dict, timeout: float | None = None) -> dict:
+        self._settle()
         try:
             self._ensure()
             return self.worker.request(message, timeout)
@@ -96,8 +115,42 @@ class WorkerCaller(Caller):
 
     def call_many(self, fn, calls):
         """One round trip for the whole batch, within the time limit of one call."""
+        return self.send_many(fn, calls)()
+
+    def send_many(self, fn, calls):
+        """Send the whole batch now (one request, within the time limit of one call); the worker
+        computes it while the engine judges the last batch."""
         items = [self._message(fn, args, grad_wrt, upstream) for args, grad_wrt, upstream in calls]
-        reply = self._request({"op": "calls", "items": items})
+        self._settle()
+        outcome: dict[str, Any] = {}
+        try:
+            self._ensure()
+            sent = self.worker.send({"op": "calls", "items": items})
+        except WorkerFailure as exc:
+            outcome["hang"] = Hang(str(exc))
+            sent = None
+
+        def read() -> None:
+            if not outcome:
+                try:
+                    outcome["reply"] = self.worker.wait(sent)
+                except WorkerFailure as exc:
+                    outcome["hang"] = Hang(str(exc))
+
+        if sent is not None:
+            self._unread = read
+
+        def result() -> list[Reply | StudentError]:
+            if self._unread is read:
+                self._unread = None
+            read()
+            if "hang" in outcome:
+                raise outcome["hang"]
+            return self._replies(outcome["reply"], calls)
+
+        return result
+
+    def _replies(self, reply: dict, calls) -> list[Reply | StudentError]:
         if not reply.get("ok"):
             raise Hang(f"the batch of calls failed: {reply.get('error', 'an error')}")
         out: list[Reply | StudentError] = []

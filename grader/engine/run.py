@@ -144,6 +144,7 @@ class ExerciseRun:
         self.expected: dict[bytes, Any] = {}
         self.batching = True  # until a batch fails: then one call per round trip, each with its own time limit
         self.batch_size = 1
+        self._ahead: tuple | None = None  # a batch sent before the last one was judged (see _prefetch)
         self.witness: dict[str, tuple] = {}  # property -> its first failure while screening
         self.crash: tuple | None = None  # a shrunk crash on an ordinary input, shared by the rules it fails
         self.hang: str | None = None
@@ -235,6 +236,7 @@ class ExerciseRun:
             if verdict is not None:
                 telling += 1
                 agreeing += bool(verdict)
+        self._drop_ahead()
         if not telling:
             return 1.0, None
         share = agreeing / telling
@@ -278,6 +280,7 @@ class ExerciseRun:
                     fetched = self._prefetch(drawn, index, alive)
                 if not self._screen_one(drawn, index, alive):
                     break
+            self._drop_ahead()
             passing.update(p.name for p in alive)
         return passing
 
@@ -310,10 +313,50 @@ class ExerciseRun:
         return the index after the last one fetched. A cache fill only: if the batch fails, each
         call is made again alone, with its own time limit. Batches start at one example and
         double up to ``BATCH`` while round trips stay short, so a function that fails at once
-        (or takes seconds per call) is not called on examples the screening never reaches."""
+        (or takes seconds per call) is not called on examples the screening never reaches.
+
+        With a worker, the next batch is sent before this one is judged, so that the worker
+        computes while the engine judges. Of its answers only those this method would have asked
+        for when the screening gets there are kept (the rules still alive then), and none if it
+        never does: the cache, and so every report, is the same as with one batch at a time."""
         if not self.batching:
+            self._drop_ahead()
             return len(drawn.examples)
         indices = range(start, min(start + self.batch_size, len(drawn.examples)))
+        wanted = self._calls(drawn, indices, alive)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not (ahead[0] is drawn and ahead[1] == indices and wanted):
+            self._drop(ahead)
+            ahead = None
+        if not wanted:
+            self._send_ahead(drawn, indices.stop, alive)
+            return indices.stop
+        if ahead is None:
+            ahead = (drawn, indices, wanted, time.perf_counter(),
+                     self.caller.send_many(self.exercise.id, [(a, g, u) for _, a, g, u in wanted]))
+        _, _, sent, t0, result = ahead
+        try:
+            replies = dict(zip((k for k, _, _, _ in sent), result())) if sent else {}
+            missing = [w for w in wanted if w[0] not in replies]
+            if missing:  # not sent ahead (a rule revived? no: a caller that reuses this Drawn elsewhere)
+                replies.update(zip((k for k, _, _, _ in missing),
+                                   self.caller.call_many(self.exercise.id, [(a, g, u) for _, a, g, u in missing])))
+        except Hang:
+            self.batching = False
+            return len(drawn.examples)
+        # Only the batch size (how the work is cut) depends on time, never a result.
+        fast = time.perf_counter() - t0 < 1.0
+        self.batch_size = min(BATCH, 2 * self.batch_size) if fast else max(1, self.batch_size // 2)
+        for key, args, grad_wrt, _ in wanted:
+            reply = replies[key]
+            self.cache[key] = reply
+            if grad_wrt is None and not isinstance(reply, Exception):
+                self.answers.append((list(args), reply.value))
+        self._send_ahead(drawn, indices.stop, alive)
+        return indices.stop
+
+    def _calls(self, drawn: drawing.Drawn, indices: range, alive: list[Property]) -> list[tuple[tuple, list, int | None, Any]]:
+        """The calls the live rules need on these examples and the cache lacks: (key, args, grad_wrt, upstream)."""
         wanted: list[tuple[tuple, list, int | None, Any]] = []
         for index in indices:
             args = drawn.examples[index]
@@ -323,22 +366,30 @@ class ExerciseRun:
                     continue
                 upstream = prop.upstream(args, drawn.expected(index)) if prop.upstream else None
                 wanted.append((key, args, prop.grad_wrt, upstream))
-        if not wanted:
-            return indices.stop
-        t0 = time.perf_counter()
-        try:
-            replies = self.caller.call_many(self.exercise.id, [(a, g, u) for _, a, g, u in wanted])
-        except Hang:
-            self.batching = False
-            return len(drawn.examples)
-        # Only the batch size (how the work is cut) depends on time, never a result.
-        fast = time.perf_counter() - t0 < 1.0
-        self.batch_size = min(BATCH, 2 * self.batch_size) if fast else max(1, self.batch_size // 2)
-        for (key, args, grad_wrt, _), reply in zip(wanted, replies):
-            self.cache[key] = reply
-            if grad_wrt is None and not isinstance(reply, Exception):
-                self.answers.append((list(args), reply.value))
-        return indices.stop
+        return wanted
+
+    def _send_ahead(self, drawn: drawing.Drawn, start: int, alive: list[Property]) -> None:
+        """Send the batch :meth:`_prefetch` will ask for at ``start`` now (a worker only)."""
+        if not (self.caller.concurrent and alive and start < len(drawn.examples)):
+            return
+        indices = range(start, min(start + self.batch_size, len(drawn.examples)))
+        sent = self._calls(drawn, indices, alive)
+        result = self.caller.send_many(self.exercise.id, [(a, g, u) for _, a, g, u in sent]) if sent else None
+        self._ahead = (drawn, indices, sent, time.perf_counter(), result)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            self._drop(ahead)
+
+    @staticmethod
+    def _drop(ahead: tuple) -> None:
+        """Read and forget a batch sent ahead that the screening did not reach."""
+        if ahead[4] is not None:
+            try:
+                ahead[4]()
+            except Hang:
+                pass  # the worker was stopped; the next call starts another
 
     def _witness(self, prop: Property, content: bytes, case: Case) -> None:
         """Count whether this passing example (its content key) carried a substantive answer."""

@@ -140,6 +140,7 @@ class Worker:
         self.calls = 0
         self.isolation: dict[str, str] = {}
         self.launched = False  # started by launch(), its ready message not read yet
+        self._unanswered = False  # a request sent, its answer not read yet
 
     # -- life cycle -------------------------------------------------------------------
     def launch(self) -> None:
@@ -181,6 +182,7 @@ class Worker:
 
     def stop(self) -> None:
         self.launched = False
+        self._unanswered = False
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -205,6 +207,14 @@ class Worker:
 
     # -- requests ---------------------------------------------------------------------
     def request(self, message: dict, timeout: float | None = None) -> dict:
+        return self.wait(self.send(message, timeout))
+
+    def send(self, message: dict, timeout: float | None = None) -> tuple:
+        """Write ``message`` without waiting for the answer; :meth:`wait` reads it (within
+        ``timeout`` of now). The worker answers in order, and one request at a time may be
+        unanswered: the engine sends the next batch of calls while it judges the last one."""
+        if self._unanswered:
+            raise RuntimeError("a request is already waiting for its answer")
         if self.proc is None or self.launched:
             self.start()
         if timeout is None:
@@ -218,14 +228,23 @@ class Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._failed("stopped before the request could be sent") from None
-        reply = self._receive(timeout)
-        why = malformed(message.get("op"), reply, len(message.get("items", ())))
+        self._unanswered = True
+        return message.get("op"), len(message.get("items", ())), time.monotonic() + timeout, timeout
+
+    def wait(self, sent: tuple) -> dict:
+        """The answer to the request :meth:`send` returned ``sent`` for, checked against its schema."""
+        op, items, deadline, timeout = sent
+        if self.proc is None or not self._unanswered:
+            raise self._failed("was stopped before it answered")
+        self._unanswered = False
+        reply = self._receive(timeout, deadline)
+        why = malformed(op, reply, items)
         if why is not None:
             raise self._failed(f"sent a malformed reply ({why})")
         return reply
 
-    def _receive(self, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
+    def _receive(self, timeout: float, deadline: float | None = None) -> dict:
+        deadline = time.monotonic() + timeout if deadline is None else deadline
         head = self._read(8, deadline, timeout)
         size = struct.unpack(">Q", head)[0]
         if size > MAX_REPLY_BYTES:
