@@ -154,7 +154,10 @@ class Phases:
         self.wrap(drawing, "draw", "drawing inputs")
         self.wrap(drawing.Drawn, "expected", "reference")
         self.wrap(WorkerCaller, "call", "round trips")
-        self.wrap(WorkerCaller, "call_many", "round trips")
+        # Batches: sending them and waiting for their answers (the worker computes the next batch
+        # while the engine judges the last one, and that judging is not counted here).
+        self.wrap(engine_run.ExerciseRun, "_prefetch", "round trips")
+        self.wrap(engine_run.ExerciseRun, "_drop_ahead", "round trips")
         self.wrap(WorkerCaller, "scale", "scale input")
         self.wrap(engine_run.ExerciseRun, "_reference", "reference")
         self.wrap(engine_run.ExerciseRun, "_judge", "checks")
