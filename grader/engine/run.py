@@ -338,7 +338,7 @@ class ExerciseRun:
         try:
             replies = dict(zip((k for k, _, _, _ in sent), result())) if sent else {}
             missing = [w for w in wanted if w[0] not in replies]
-            if missing:  # not sent ahead (a rule revived? no: a caller that reuses this Drawn elsewhere)
+            if missing:  # calls the batch sent ahead lacks (it was sent for other rules); made now
                 replies.update(zip((k for k, _, _, _ in missing),
                                    self.caller.call_many(self.exercise.id, [(a, g, u) for _, a, g, u in missing])))
         except Hang:

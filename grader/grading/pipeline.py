@@ -34,7 +34,7 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
         worker = None
     worker = worker or Worker(device, limits)
     try:
-        return _grade(sub, exercises, device, examples, limits, secret, worker)
+        return _grade(sub, exercises, examples, secret, worker)
     except IsolationUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - one student's grading never stops the class
@@ -60,7 +60,7 @@ def _quiz(sub: submissions.Submission, secret: bytes | None) -> dict[str, Any] |
                 "error": f"internal grading error: {type(exc).__name__}: {str(exc)[:200]}"}
 
 
-def _grade(sub, exercises, device, examples, limits, secret, worker: Worker) -> dict[str, Any]:
+def _grade(sub, exercises, examples, secret, worker: Worker) -> dict[str, Any]:
     messages: list[str] = []
     try:
         code = [submissions.STAND_IN, *submissions.cells(sub)]
@@ -71,36 +71,35 @@ def _grade(sub, exercises, device, examples, limits, secret, worker: Worker) -> 
                                seed=course_secret.derive(secret, "hypothesis", ex.id, public=SEED),
                                scale_seed=course_secret.derive(secret, "scale", ex.id, public=SEED))
             for ex in exercises}
-    with worker:
-        if not worker.launched:
-            worker.launch()  # it imports its libraries meanwhile; no student code runs before the load below
-        for ex in exercises:  # the scale references and the examples, once per process
-            reference_seconds(ex, runs=1)  # the other timing runs only if an answer is slower than the floor
-            runs[ex.id].prepare()
-        caller = WorkerCaller(worker, code)
-        report = caller.load()
-        isolation = {k: v.split(":")[0] for k, v in sorted(worker.isolation.items())}
-        if not report.get("ok"):
-            problem = f"the submission could not be loaded: {report.get('error')}"
-            return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem], _quiz(sub, secret),
-                             secret, isolation)
-        messages = [f"error while loading {e}" for e in report.get("errors", [])]
-        defined = set(report.get("defined", []))
-        results = []
-        for ex in exercises:
-            if ex.id not in defined:
-                why = f"no function named {ex.id} was defined"
-                if messages:
-                    why += " (" + "; ".join(messages)[:400] + ")"
-                results.append(zero(ex, why))
-                continue
-            try:
-                runs[ex.id].caller = caller
-                results.append(runs[ex.id].run())
-            except IsolationUnavailable:
-                raise
-            except Exception as exc:  # noqa: BLE001 - this exercise's grading broke: it scores 0, the rest go on
-                results.append(zero(ex, f"internal grading error: {type(exc).__name__}: {str(exc).strip()[:300]}"))
+    if not worker.launched:
+        worker.launch()  # it imports its libraries meanwhile; no student code runs before the load below
+    for ex in exercises:  # the scale references and the examples, once per process
+        reference_seconds(ex, runs=1)  # the other timing runs only if an answer is slower than the floor
+        runs[ex.id].prepare()
+    caller = WorkerCaller(worker, code)
+    report = caller.load()
+    isolation = {k: v.split(":")[0] for k, v in sorted(worker.isolation.items())}
+    if not report.get("ok"):
+        problem = f"the submission could not be loaded: {report.get('error')}"
+        return _document(sub.student, [zero(ex, problem) for ex in exercises], [problem], _quiz(sub, secret),
+                         secret, isolation)
+    messages = [f"error while loading {e}" for e in report.get("errors", [])]
+    defined = set(report.get("defined", []))
+    results = []
+    for ex in exercises:
+        if ex.id not in defined:
+            why = f"no function named {ex.id} was defined"
+            if messages:
+                why += " (" + "; ".join(messages)[:400] + ")"
+            results.append(zero(ex, why))
+            continue
+        try:
+            runs[ex.id].caller = caller
+            results.append(runs[ex.id].run())
+        except IsolationUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this exercise's grading broke: it scores 0, the rest go on
+            results.append(zero(ex, f"internal grading error: {type(exc).__name__}: {str(exc).strip()[:300]}"))
     return _document(sub.student, results, messages, _quiz(sub, secret), secret, isolation)
 
 
