@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +56,48 @@ def test_decode_rejects_deep_nesting_huge_tensors_and_lying_shapes():
         codec.decode(lying)
     with pytest.raises(ValueError):
         codec.loads(b"[" * 100000 + b"]" * 100000)
+
+
+def _packed(message, blob) -> bytes:
+    """What the worker writes for ``message``, without the leading length the reader strips."""
+    return b"".join(bytes(part) for part in codec.pack(message, blob))[8:]
+
+
+def test_a_packed_reply_rebuilds_every_tensor_bit_for_bit():
+    values = [torch.arange(12, dtype=torch.float32).reshape(3, 4) / 7, torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
+              torch.zeros(0, 5, dtype=torch.int64), torch.tensor(True), (torch.tensor([3], dtype=torch.uint8), "x")]
+    blob = codec.Blob()
+    reply = {"ok": True, "value": codec.encode(values, blob=blob)}
+    assert "data" not in json.dumps(reply["value"])  # the bytes follow the JSON, not base64 inside it
+    got = codec.decode(codec.unpack(_packed(reply, blob))["value"])
+    want = codec.decode(codec.encode(values))  # the base64 form, as before
+    for a, b in zip(got[:4] + list(got[4][:1]), want[:4] + list(want[4][:1])):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.view(-1).view(torch.uint8).tolist() == b.view(-1).view(torch.uint8).tolist()
+    assert got[4][1] == "x"
+
+
+@pytest.mark.parametrize("ref", [[0, 1000], [-1, 8], [8, 8], "AAAA", [0], [0, 8, 1], [True, 8], [0.0, 8]])
+def test_a_blob_reference_outside_the_bytes_or_malformed_rejects_that_tensor_only(ref):
+    blob = codec.Blob()
+    value = codec.encode([torch.ones(2, dtype=torch.float64)], blob=blob)  # 16 bytes after the JSON
+    value["__seq__"][0]["__tensor__"]["blob"] = ref
+    reply = codec.unpack(_packed({"ok": True, "value": value, "n": 1}, blob))
+    assert reply["n"] == 1
+    with pytest.raises(codec.Rejected, match="does not match"):
+        codec.decode(reply["value"])
+
+
+def test_a_message_whose_header_lies_is_malformed_and_json_cannot_forge_a_blob():
+    with pytest.raises(ValueError):
+        codec.unpack(b"\x00" * 4)
+    with pytest.raises(ValueError):
+        codec.unpack((1 << 40).to_bytes(8, "big") + b"{}")
+    with pytest.raises(ValueError):  # the old form (JSON right after the length) is refused as a whole
+        codec.unpack(b'{"ok": true, "value": 1}')
+    text = json.dumps({"value": {"__tensor__": {"dtype": "uint8", "shape": [2], "blob": "AA=="}}}).encode()
+    forged = codec.unpack(len(text).to_bytes(8, "big") + text + b"\x01\x02")
+    with pytest.raises(codec.Rejected):  # a blob written as text in the JSON is no blob
+        codec.decode(forged["value"])
 
 
 @pytest.mark.parametrize("op, reply, ok", [

@@ -253,7 +253,7 @@ class Worker:
         from grader.sandbox import codec
 
         try:
-            reply = codec.loads(body)
+            reply = codec.unpack(body)
         except (ValueError, RecursionError):
             raise self._failed("sent a malformed reply") from None
         if not isinstance(reply, dict):

@@ -2,7 +2,7 @@
 
 Started by :class:`grader.sandbox.parent.Worker` as ``python -I -m grader.sandbox.worker`` in a fresh
 temporary folder. It reads length-prefixed JSON requests on its original stdin and answers on its
-original stdout; file descriptors 0-2 are pointed away from those pipes (student output goes to a
+original stdout (JSON followed by the tensors' raw bytes: ``codec.pack``); file descriptors 0-2 are pointed away from those pipes (student output goes to a
 size-limited file). Before any student code runs, the kernel confines the process
 (:mod:`grader.sandbox.confine`: namespaces, limits, privileges, Landlock, seccomp); the first
 message says which layers are on. Everything this process says is untrusted data to the parent,
@@ -40,8 +40,12 @@ class Channel:
             got += len(chunk)
         return b"".join(chunks)
 
-    def write(self, payload: bytes) -> None:
-        self.w.write(struct.pack(">Q", len(payload)) + payload)
+    def write(self, parts: list) -> None:
+        """Send a message made by ``codec.pack`` (its parts in order, each written in full)."""
+        for part in parts:
+            view = memoryview(part).cast("B")
+            while view:
+                view = view[self.w.write(view):]
 
 
 class Session:
@@ -57,6 +61,7 @@ class Session:
         self.torch, self.codec, self.scale_inputs, self.device = torch, codec, scale, device
         self.namespace: dict = {"__name__": "submission", "__builtins__": __builtins__}
         self.scale_output = None
+        self.blob = codec.Blob()  # the raw tensor bytes of the reply being made
 
     def handle(self, request: dict) -> dict:
         op = request.get("op")
@@ -116,22 +121,23 @@ class Session:
             args[grad_wrt] = args[grad_wrt].detach().requires_grad_(True)
         fn = self._function(request["fn"])
         out = fn(*args)
-        reply = {"ok": True, "value": codec.encode(out)}
+        blob = self.blob
+        reply = {"ok": True, "value": codec.encode(out, blob=blob)}
         reply["mutated"] = [
             i for i, (a, b) in enumerate(zip(args, before))
             if b is not None and (a.shape != b.shape or not torch.equal(a.detach(), b))
         ]
         if reply["mutated"]:  # what the call left in a small modified input, for the feedback
-            reply["after"] = {str(i): codec.encode(args[i].detach()) for i in reply["mutated"] if args[i].numel() <= 4096}
+            reply["after"] = {str(i): codec.encode(args[i].detach(), blob=blob) for i in reply["mutated"] if args[i].numel() <= 4096}
         if grad_wrt is not None:
             upstream = self._to_device(codec.decode(request["upstream"]))
             if type(out) is torch.Tensor and out.numel() == 0:
-                reply["grad"] = codec.encode(torch.zeros_like(args[grad_wrt]))  # nothing to differentiate
+                reply["grad"] = codec.encode(torch.zeros_like(args[grad_wrt]), blob=blob)  # nothing to differentiate
             elif type(out) is not torch.Tensor or not out.requires_grad:
                 reply["grad"] = {"__rejected__": "an output that is not connected to the input (no gradient)"}
             else:
                 (grad,) = torch.autograd.grad(out, args[grad_wrt], grad_outputs=upstream.to(out.dtype), allow_unused=True)
-                reply["grad"] = codec.encode(torch.zeros_like(args[grad_wrt]) if grad is None else grad)
+                reply["grad"] = codec.encode(torch.zeros_like(args[grad_wrt]) if grad is None else grad, blob=blob)
         return reply
 
     def scale(self, request: dict) -> dict:
@@ -146,7 +152,7 @@ class Session:
     def scale_value(self) -> dict:
         """The output of the last scale request, encoded (and then dropped)."""
         out, self.scale_output = self.scale_output, None
-        return {"ok": True, "value": self.codec.encode(out)}
+        return {"ok": True, "value": self.codec.encode(out, blob=self.blob)}
 
     def _to_device(self, value):
         if isinstance(value, self.torch.Tensor):
@@ -205,17 +211,19 @@ def main() -> int:
                 del sys.modules[name]
         layers.update(confine.late([*confine.python_paths(), *confine.SYSTEM_READ], [home],
                                    confine.device_files(args.device), hidden))
-    channel.write(codec.dumps({"ok": True, "ready": True, "isolation": layers}))
+    channel.write(codec.pack({"ok": True, "ready": True, "isolation": layers}, codec.Blob()))
     while True:
         raw = channel.read()
         if raw is None:
             return 0
+        session.blob = codec.Blob()
         reply = session.handle(codec.loads(raw))
         try:
-            payload = codec.dumps(reply)
+            parts = codec.pack(reply, session.blob)
         except (TypeError, ValueError) as exc:
-            payload = codec.dumps({"ok": False, "error": f"unsendable result: {exc}"})
-        channel.write(payload)
+            parts = codec.pack({"ok": False, "error": f"unsendable result: {exc}"}, codec.Blob())
+        session.blob = None
+        channel.write(parts)
 
 
 if __name__ == "__main__":
