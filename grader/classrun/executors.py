@@ -118,7 +118,8 @@ def grade_job(student: str, path: str, files: list[str], device: str, examples: 
         previous = signal.signal(signal.SIGALRM, over)
         signal.setitimer(signal.ITIMER_REAL, budget_seconds)
     try:
-        return pipeline.grade(sub, device=device, examples=examples, only=only, secret=secret, limits=limits)
+        return pipeline.grade(sub, device=device, examples=examples, only=only, secret=secret, limits=limits,
+                              forked=True)  # one student after another: each worker forked from a zygote
     except BudgetExceeded as exc:
         return pipeline.failed(student, only, str(exc), secret)
     finally:

@@ -15,7 +15,7 @@ from grader.quiz.grading import grade_submission as grade_quiz  # scores the qui
 
 def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
           limits: Limits = Limits(), only: tuple[str, ...] | None = None, secret: bytes | None = None,
-          worker: Worker | None = None) -> dict[str, Any]:
+          worker: Worker | None = None, forked: bool = False) -> dict[str, Any]:
     """The results document of one student (see the README for its keys).
 
     With the course ``secret`` every Hypothesis run and scale input is seeded from it (see
@@ -27,12 +27,13 @@ def grade(sub: submissions.Submission, device: str = "cpu", examples: int = DEFA
 
     ``worker``: one already launched for this student (``hnm check`` starts it before its own
     imports); it is used when its device and limits are these, otherwise replaced, and always
-    stopped at the end."""
+    stopped at the end. ``forked``: a new CPU worker is forked from this process's zygote
+    (:mod:`grader.sandbox.zygote`), as the class run's grading processes do."""
     exercises = [REGISTRY[i] for i in (only or REGISTRY)]
     if worker is not None and (worker.device, worker.limits) != (device, limits):
         worker.stop()
         worker = None
-    worker = worker or Worker(device, limits)
+    worker = worker or Worker(device, limits, forked=forked)
     try:
         return _grade(sub, exercises, examples, secret, worker)
     except IsolationUnavailable:

@@ -18,7 +18,25 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from grader.sandbox.zygote import Forked, Zygote
+
 MAX_REPLY_BYTES = 256 << 20
+
+
+_ZYGOTE: tuple[int, Zygote] | None = None  # (the pid that started it, the zygote)
+
+
+def _zygote() -> Zygote:
+    """This process's fork server, started at the first forked worker and again if it failed
+    (a process forked from this one starts its own)."""
+    global _ZYGOTE
+    if _ZYGOTE is not None and (_ZYGOTE[0] != os.getpid() or _ZYGOTE[1].broken):
+        if _ZYGOTE[0] == os.getpid():
+            _ZYGOTE[1].close()
+        _ZYGOTE = None
+    if _ZYGOTE is None:
+        _ZYGOTE = (os.getpid(), Zygote(_environment("cpu", tempfile.gettempdir())))
+    return _ZYGOTE[1]
 
 
 class WorkerFailure(Exception):
@@ -133,9 +151,10 @@ def malformed(op: str | None, reply: dict, expected_items: int = 0) -> str | Non
 class Worker:
     """One sandboxed child process holding one student's code."""
 
-    def __init__(self, device: str = "cpu", limits: Limits = Limits()):
-        self.device, self.limits = device, limits
-        self.proc: subprocess.Popen | None = None
+    def __init__(self, device: str = "cpu", limits: Limits = Limits(), forked: bool = False):
+        self.device, self.limits, self.forked = device, limits, forked
+        self.proc: subprocess.Popen | Forked | None = None
+        self._args: list[str] = []
         self.home: str | None = None
         self.calls = 0
         self.isolation: dict[str, str] = {}
@@ -145,11 +164,11 @@ class Worker:
     # -- life cycle -------------------------------------------------------------------
     def launch(self) -> None:
         """Start the process without waiting for it: it imports its libraries while the caller
-        prepares (draws examples, times the reference); :meth:`start` then waits for it."""
+        prepares (draws examples, times the reference); :meth:`start` then waits for it. A
+        ``forked`` CPU worker comes from this process's zygote, which has imported them already."""
         self.stop()
         self.home = tempfile.mkdtemp(prefix="hnm-worker-")
-        cmd = [
-            sys.executable, "-I", "-m", "grader.sandbox.worker",
+        self._args = [
             "--memory-mb", str(self.limits.memory_mb),
             "--cpu-seconds", str(self.limits.cpu_seconds),
             "--file-mb", str(self.limits.file_mb),
@@ -157,13 +176,25 @@ class Worker:
             "--device", self.device,
             "--hide", os.path.expanduser("~"), "--hide", os.getcwd(), "--parent", str(os.getpid()),
         ] + ([] if self.limits.isolate else ["--no-isolation"])
-        # -I isolates from the environment and the cwd; the installed packages stay importable.
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self.home, env=_environment(self.device, self.home), start_new_session=True,
-        )
+        self.proc = None
+        if self.forked and self.device == "cpu":
+            try:
+                self.proc = _zygote().spawn(self._args, self.home, _environment(self.device, self.home))
+            except OSError:
+                self.proc = None
+        if self.proc is None:
+            self._direct()
         self.calls = 0
         self.launched = True
+
+    def _direct(self) -> None:
+        """Start the worker as a program of its own (``hnm check``, CUDA, or no zygote to fork it)."""
+        # -I isolates from the environment and the cwd; the installed packages stay importable.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.sandbox.worker", *self._args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=self.home, env=_environment(self.device, self.home), start_new_session=True,
+        )
 
     def start(self) -> None:
         """Start the process (or take the one :meth:`launch` started) and wait until it is ready
@@ -171,6 +202,9 @@ class Worker:
         if not (self.launched and self.proc is not None):
             self.launch()
         self.launched = False
+        if isinstance(self.proc, Forked) and not self.proc.spawned(self.limits.start_seconds):
+            self._close_pipes()  # the zygote failed: this worker starts directly (a new zygote next time)
+            self._direct()
         ready = self._receive(self.limits.start_seconds)
         layers = ready.get("isolation")
         self.isolation = {str(k)[:40]: str(v)[:300] for k, v in layers.items()} if isinstance(layers, dict) else {}
@@ -184,20 +218,24 @@ class Worker:
         self.launched = False
         self._unanswered = False
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout):
+            for kill in (os.killpg, os.kill):  # its group; the process itself (a forked one may not lead a group yet)
                 try:
-                    stream.close()
-                except OSError:
+                    kill(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
                     pass
+            self.proc.wait()
+            self._close_pipes()
             self.proc = None
         if self.home:
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
+
+    def _close_pipes(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> "Worker":
         return self

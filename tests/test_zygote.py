@@ -1,0 +1,135 @@
+"""Workers forked from a zygote (issue 21): the class run's grading processes fork each student's
+worker from a process that has imported torch once. A forked worker must be the worker a direct
+start gives (same confinement, same reports, same account of how it ended), must hold nothing of
+the zygote's, and a zygote that fails must cost no student anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from grader.grading import pipeline as grading
+from grader.grading import submissions
+from grader.sandbox import parent
+from grader.sandbox.parent import Worker
+from grader.sandbox.zygote import Forked
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "grader" / "samples"
+EXAMPLES = 5
+
+
+def _grade(path: Path, forked: bool, only=("batch_hard",)) -> dict:
+    return grading.grade(submissions.single(path), examples=EXAMPLES, only=only, forked=forked)
+
+
+def test_a_forked_worker_is_confined_and_graded_exactly_as_a_direct_one():
+    direct = _grade(SAMPLES / "ada.py", forked=False, only=("batch_hard", "pairwise_distances"))
+    forked = _grade(SAMPLES / "ada.py", forked=True, only=("batch_hard", "pairwise_distances"))
+    assert forked == direct
+    assert all(v == "on" for k, v in forked["isolation"].items() if k in ("filesystem", "syscalls", "namespaces"))
+
+
+def test_the_worker_is_a_child_of_the_zygote_and_holds_none_of_its_descriptors(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(textwrap.dedent("""
+        import os
+
+        def batch_hard(dist, labels):
+            fds = sorted(os.listdir("/proc/self/fd"), key=int)[:-1]  # the last one is the listing's own
+            kinds = [os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).split(":")[0] for fd in fds]
+            raise RuntimeError(f"ppid={os.getppid()} fds={kinds}")
+    """))
+    forked, direct = (_grade(probe, forked=f)["exercises"]["batch_hard"]["properties"][0]["message"] for f in (True, False))
+    assert f"ppid={parent._zygote().proc.pid} " in forked, forked
+    assert forked.split("fds=")[1] == direct.split("fds=")[1], (forked, direct)  # the worker's own, no more
+    assert "socket" not in forked and forked.count("pipe") == 2, forked  # its request and reply pipes only
+
+
+def test_how_a_worker_ended_is_reported_the_same_forked_or_direct(tmp_path):
+    ending = tmp_path / "ending.py"
+    ending.write_text(textwrap.dedent("""
+        import os, signal
+
+        def batch_hard(dist, labels):
+            if dist.shape[0] > 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(3)
+    """))
+    direct, forked = _grade(ending, forked=False), _grade(ending, forked=True)
+    assert forked == direct
+    said = " ".join(p["message"] for p in forked["exercises"]["batch_hard"]["properties"])
+    assert "killed by SIGKILL" in said or "exit status 3" in said, said[:500]
+
+
+def test_a_dead_zygote_costs_no_student_anything():
+    before = _grade(SAMPLES / "ada.py", forked=True)
+    zygote = parent._zygote()
+    os.kill(zygote.proc.pid, signal.SIGKILL)
+    zygote.proc.wait()
+    after = _grade(SAMPLES / "ada.py", forked=True)  # the worker starts directly, the zygote is replaced
+    assert after == before
+    assert parent._zygote() is not zygote and parent._zygote().proc.poll() is None
+    again = _grade(SAMPLES / "ada.py", forked=True)
+    assert again == before
+
+
+def test_a_worker_launched_and_stopped_before_the_zygote_answers_leaves_nothing_behind():
+    worker = Worker("cpu", forked=True)
+    worker.launch()
+    home = worker.home
+    assert isinstance(worker.proc, Forked)
+    worker.stop()
+    assert worker.proc is None and not os.path.exists(home)
+
+
+def test_the_zygote_and_its_workers_end_with_the_grading_process(tmp_path):
+    script = tmp_path / "grading.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from grader.sandbox import parent
+        from grader.sandbox.parent import Worker
+        w = Worker("cpu", forked=True)
+        w.start()
+        print(parent._zygote().proc.pid, w.proc.pid, flush=True)
+        time.sleep(600)
+    """))
+    grading_process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        zygote_pid, worker_pid = map(int, grading_process.stdout.readline().split())
+        os.kill(grading_process.pid, signal.SIGKILL)
+        grading_process.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in (zygote_pid, worker_pid)):
+            time.sleep(0.1)
+        assert not _alive(zygote_pid) and not _alive(worker_pid)
+    finally:
+        if grading_process.poll() is None:
+            grading_process.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_only_cpu_workers_are_forked(monkeypatch):
+    def refuse():
+        raise AssertionError("a CUDA worker was asked of the zygote")
+
+    monkeypatch.setattr(parent, "_zygote", refuse)
+    worker = Worker("cuda", forked=True)
+    worker.launch()  # started directly (it would fail later on a machine without CUDA)
+    try:
+        assert isinstance(worker.proc, subprocess.Popen)
+    finally:
+        worker.stop()
