@@ -114,3 +114,27 @@ def test_the_self_check_warns_when_the_answer_is_the_reference(capsys):
     exec("def batch_hard(dist, labels):\n    return impl(dist, labels)\n", own)
     grader.check("batch_hard", own["batch_hard"], examples=10)
     assert "reference implementation" not in capsys.readouterr().out
+
+
+def test_a_suites_derived_values_are_computed_once_per_example_for_a_whole_class_run(monkeypatch):
+    from grader.suites import _common
+
+    calls = []
+
+    @_common.per_example
+    def derived(args):
+        calls.append(args)
+        if args and args[0] == "bad":
+            raise ValueError("unreadable")
+        return len(calls)
+
+    a, b, same_as_a = [1], [2], [1]
+    assert derived(a) == 1 and derived(b) == 2 and derived(a) == 1  # a second student: no new computation
+    assert derived(same_as_a) == 3  # keyed by the example itself, not by an equal value
+    with pytest.raises(ValueError):
+        derived(["bad"])
+    with pytest.raises(ValueError):  # a failure is not kept
+        derived(["bad"])
+    monkeypatch.setattr(_common, "PER_EXAMPLE", 2)
+    derived([3])
+    assert derived(a) == len(calls)  # beyond the bound the oldest are dropped (and computed again)

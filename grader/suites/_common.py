@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from grader.sandbox import codec
 from grader.engine import Case, CheckFailed, Property
+
+
+PER_EXAMPLE = 4096  # derived values kept per suite: every example of an exercise (at most ~900), for a whole class run
+
+
+def per_example(compute: Callable[[list], Any]) -> Callable[[list], Any]:
+    """``compute(args)`` once per example: a suite's derived values (oracles, orders, tolerances)
+    are functions of the example alone, and the engine keeps its examples for the whole grading
+    process, so every student of a class run is judged against values computed once. Keyed by
+    the example's identity (held, so the key cannot be reused); the oldest are dropped beyond
+    :data:`PER_EXAMPLE`."""
+    kept: OrderedDict[int, tuple[list, Any]] = OrderedDict()
+
+    def cached(args: list) -> Any:
+        hit = kept.get(id(args))
+        if hit is not None and hit[0] is args:
+            return hit[1]
+        value = compute(args)
+        kept[id(args)] = (args, value)
+        while len(kept) > PER_EXAMPLE:
+            kept.popitem(last=False)
+        return value
+
+    cached.__doc__ = compute.__doc__
+    return cached
 
 
 def tensor(value: Any, what: str) -> torch.Tensor:

@@ -27,7 +27,7 @@ from grader.suites.box_strategies import nms_inputs
 from grader.engine import Case, CheckFailed, Exercise, Property
 from solutions import _boxes
 
-from grader.suites._common import guarded, scale_checked, tensor, unchanged_property
+from grader.suites._common import guarded, per_example, scale_checked, tensor, unchanged_property
 from grader.suites.box_iou import float64_iou, tolerance
 
 PARAMS = ("boxes", "scores", "iou_threshold")
@@ -142,19 +142,10 @@ class _Context:
     ov: Overlaps
 
 
-_cache: dict[int, tuple[list, _Context]] = {}
-
-
+@per_example
 def context(args: list) -> _Context:
-    hit = _cache.get(id(args))
-    if hit is not None and hit[0] is args:
-        return hit[1]
-    if len(_cache) > 64:
-        _cache.clear()
     boxes, scores, threshold = args
-    ctx = _Context(ahead(scores), overlaps(boxes, float(threshold)))
-    _cache[id(args)] = (args, ctx)
-    return ctx
+    return _Context(ahead(scores), overlaps(boxes, float(threshold)))
 
 
 def _kept(case: Case) -> list[int]:

@@ -26,7 +26,7 @@ from grader.suites import generic
 from grader.suites.box_strategies import detection_batches
 from grader.engine import Case, CheckFailed, Exercise, Property
 
-from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, scalar_loss_problem, scalar_summary_structure, scale_checked, tensor
+from grader.suites._common import AGREE_RTOL, agrees, guarded, inputs_unchanged, loss_value, per_example, scalar_loss_problem, scalar_summary_structure, scale_checked, tensor
 from grader.suites.ohem_select import Rules, first_problem, make_rules
 
 PARAMS = ("logits", "targets", "image_ids", "per_image", "boxes", "nms_iou", "ignore_index")
@@ -56,15 +56,8 @@ class _Context:
     eps: float
 
 
-_cache: dict[int, tuple[list, _Context]] = {}
-
-
+@per_example
 def context(args: list) -> _Context:
-    hit = _cache.get(id(args))
-    if hit is not None and hit[0] is args:
-        return hit[1]
-    if len(_cache) > 64:
-        _cache.clear()
     logits, targets, ids, k, boxes, threshold, ignore_index = args
     r, c = logits.shape
     x = logits.detach()
@@ -89,9 +82,7 @@ def context(args: list) -> _Context:
         return solutions.ohem_select(ranking, ids, r, boxes, threshold, valid).tolist()
 
     rules = make_rules(ce, ids, k, boxes, threshold, valid, ref, order, maybe_order, uncapped)
-    ctx = _Context(rules, ce, prob, target, valid, scale, eps)
-    _cache[id(args)] = (args, ctx)
-    return ctx
+    return _Context(rules, ce, prob, target, valid, scale, eps)
 
 
 def _grad(case: Case) -> torch.Tensor:

@@ -23,7 +23,7 @@ from grader.suites import generic
 from grader.suites.box_strategies import select_inputs
 from grader.engine import Case, Exercise, Property
 
-from grader.suites._common import guarded, scale_checked, unchanged_property
+from grader.suites._common import guarded, per_example, scale_checked, unchanged_property
 from grader.suites.nms import (
     Overlaps,
     ahead,
@@ -187,26 +187,20 @@ def first_problem(rules: Rules, sel: list[int]) -> str | None:
 
 
 # ------------------------------------------------------------------------------ ohem_select
-_cache: dict[int, tuple[list, Rules]] = {}
-
-
 def _rules(case: Case) -> Rules:
-    args = case.args
-    hit = _cache.get(id(args))
-    if hit is not None and hit[0] is args:
-        return hit[1]
-    if len(_cache) > 64:
-        _cache.clear()
+    return _example_rules(case.args)
+
+
+@per_example
+def _example_rules(args: list) -> Rules:
     losses, ids, k, boxes, threshold, valid = args
     order = ahead(losses)
-    ref = case.expected.tolist()
+    ref = solutions.ohem_select(losses, ids, k, boxes, threshold, valid).tolist()  # the case's expected output
 
     def uncapped() -> list[int]:
         return solutions.ohem_select(losses, ids, losses.shape[0], boxes, threshold, valid).tolist()
 
-    rules = make_rules(losses, ids, k, boxes, threshold, valid, ref, order, order, uncapped)
-    _cache[id(args)] = (args, rules)
-    return rules
+    return make_rules(losses, ids, k, boxes, threshold, valid, ref, order, order, uncapped)
 
 
 def _selected(case: Case) -> list[int]:
