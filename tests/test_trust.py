@@ -464,3 +464,25 @@ def test_the_table_of_typical_mistakes(exercise_id):
     confined = [got[f.__name__] for f in V.CONFINED if f.__name__ in got]
     others = [got[f.__name__] for f in (*V.DIFFERENT, *V.TRIVIAL[exercise_id]) if f.__name__ in got]
     assert min(confined) > max(others)  # an honest near-miss keeps more than any trivial answer or other algorithm
+
+
+@pytest.mark.parametrize("exercise_id", ["pairwise_distances", "distance_weights"])
+def test_a_dense_scale_answer_is_compared_entry_by_entry_with_both_tolerances(exercise_id):
+    """The relative tolerance is applied only where the rounding one fails; the verdict is the one of
+    both applied everywhere: within either passes, outside both is counted and shown."""
+    module = suite(exercise_id)
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(40, 8, generator=g, dtype=torch.float64), dim=1)
+    labels = torch.randint(0, 4, (40,), generator=g)
+    # float64: the rounding tolerance is then far below the relative one
+    args = [x] if exercise_id == "pairwise_distances" else [torch.cdist(x, x).fill_diagonal_(0), labels, 8]
+    expected = module.EXERCISE.reference(*args)
+    assert module.SCALE_AGREEMENT(args, expected.clone(), expected) is None
+    close = expected.clone()
+    close[3, 5] = close[3, 5] * (1 + 5e-6)  # outside float rounding, within the relative tolerance
+    assert module.SCALE_AGREEMENT(args, close, expected) is None
+    off = expected.clone()
+    off[3, 5] = off[3, 5] * 1.01 + 0.01
+    off[7, 2] = float("nan")
+    said = module.SCALE_AGREEMENT(args, off, expected)
+    assert said.startswith("2 of 1600 ") and "[3,5]" in said.replace(" ", "").replace("(3,5)", "[3,5]"), said
