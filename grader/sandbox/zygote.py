@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -47,13 +46,18 @@ class Zygote:
     def __init__(self, env: dict[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
-        self.folder = tempfile.mkdtemp(prefix="hnm-zygote-")  # its working directory, empty and its own
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.sandbox.zygote", "--parent", str(os.getpid())],
-            stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=self.folder,
-            start_new_session=True,
-        )
-        theirs.close()
+        folder = tempfile.mkdtemp(prefix="hnm-zygote-")  # its working directory while it imports (empty, its own)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "grader.sandbox.zygote", "--parent", str(os.getpid())],
+                stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=folder,
+                start_new_session=True,
+            )
+        except OSError:
+            os.rmdir(folder)
+            raise
+        finally:
+            theirs.close()
         self.broken = False
         self._sent = self._read = 0
         self._answers: dict[int, dict] = {}
@@ -122,7 +126,6 @@ class Zygote:
         except OSError:
             pass
         self.proc.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Forked:
@@ -239,6 +242,13 @@ def main() -> int:
     from grader.sandbox import worker
 
     worker.preload()
+    here = os.getcwd()  # torch's libraries need a working directory while they load; now it can go
+    os.chdir("/")
+    if os.path.basename(here).startswith("hnm-zygote-"):
+        try:
+            os.rmdir(here)
+        except OSError:
+            pass
 
     while True:
         try:
