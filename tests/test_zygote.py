@@ -33,6 +33,7 @@ def test_a_forked_worker_is_confined_and_graded_exactly_as_a_direct_one():
     forked = _grade(SAMPLES / "ada.py", forked=True, only=("batch_hard", "pairwise_distances"))
     assert forked == direct
     assert all(v == "on" for k, v in forked["isolation"].items() if k in ("filesystem", "syscalls", "namespaces"))
+    assert os.readlink(f"/proc/{parent._zygote().proc.pid}/cwd") == "/"  # its start-up folder is gone
 
 
 def test_the_worker_is_a_child_of_the_zygote_and_holds_none_of_its_descriptors(tmp_path):
