@@ -134,3 +134,47 @@ def test_only_cpu_workers_are_forked(monkeypatch):
         assert isinstance(worker.proc, subprocess.Popen)
     finally:
         worker.stop()
+
+
+def test_each_forked_worker_draws_its_own_torch_seed(tmp_path):
+    """A worker started directly seeds torch anew; a forked one would otherwise inherit the zygote's
+    generator, and every classmate graded by that zygote would draw the same "random" numbers."""
+    probe = tmp_path / "seed.py"
+    probe.write_text(textwrap.dedent("""
+        import torch
+
+        def batch_hard(dist, labels):
+            raise RuntimeError(f"seed={torch.initial_seed()} draw={float(torch.rand(1))}")
+    """))
+    said = [_grade(probe, forked=True)["exercises"]["batch_hard"]["properties"][0]["message"] for _ in range(2)]
+    assert all("seed=" in s for s in said), said
+    assert said[0].split("seed=")[1] != said[1].split("seed=")[1], said
+
+
+def test_the_zygote_outlives_the_thread_that_started_it(monkeypatch):
+    """PR_SET_PDEATHSIG follows the thread that started a process: a zygote started by a thread of a
+    pool must not die (killing every other thread's worker) when that thread ends."""
+    import threading
+
+    monkeypatch.setattr(parent, "_ZYGOTE", None)  # a zygote of this test's own
+    box = {}
+
+    def first_student():  # a pool thread grades a student, starting the zygote, then ends
+        with Worker("cpu", forked=True) as worker:
+            worker.start()
+        box["zygote"] = parent._zygote()
+
+    thread = threading.Thread(target=first_student)
+    thread.start()
+    thread.join()
+    zygote = box["zygote"]
+    try:
+        with Worker("cpu", forked=True) as worker:
+            worker.start()
+            assert isinstance(worker.proc, Forked) and worker.proc._pid is not None
+            time.sleep(1.5)  # the starting thread is gone
+            assert zygote.proc.poll() is None
+            reply = worker.request({"op": "load", "cells": [["a.py", "def f():\n    return 1\n"]]})
+            assert reply["defined"] == ["f"]
+    finally:
+        zygote.close()

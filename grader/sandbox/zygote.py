@@ -197,6 +197,7 @@ def _child(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
         sys.argv = ["grader.sandbox.worker", *[str(a) for a in request["argv"]]]
+        sys.modules["torch"].seed()  # a process of its own draws its own seed, not the zygote's (shared by all)
         from grader.sandbox import worker
 
         code = worker.main()
@@ -231,9 +232,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parent", type=int, required=True, help="the grading process's pid (the zygote dies with it)")
     args = ap.parse_args()
-    from grader.sandbox import confine
-
-    confine.die_with_parent(args.parent)
+    # The zygote ends with the grading process: its end of the socket closes (an empty message
+    # below) and the zygote is reparented (checked every second). Not PR_SET_PDEATHSIG: that
+    # follows the *thread* that started the zygote, and the threads of a grading process come and
+    # go while the zygote's children (other threads' students) still run.
+    if os.getppid() != args.parent:
+        return 1
     control = socket.socket(fileno=0)
     # What a worker imports before it is confined (grader.sandbox.worker.main, Session).
     import torch
@@ -251,6 +255,10 @@ def main() -> int:
             pass
 
     while True:
+        if not select.select([control], [], [], 1.0)[0]:
+            if os.getppid() != args.parent:
+                return 0
+            continue
         try:
             message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 2)
         except OSError:
