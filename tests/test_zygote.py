@@ -178,3 +178,52 @@ def test_the_zygote_outlives_the_thread_that_started_it(monkeypatch):
             assert reply["defined"] == ["f"]
     finally:
         zygote.close()
+
+
+class _Alarm(BaseException):
+    """What hnm grade's budget alarm raises wherever the grading process happens to be."""
+
+
+class _CutShort:
+    """The zygote's socket, with an exception raised just after one answer has been read."""
+
+    def __init__(self, sock):
+        self.sock, self.armed = sock, False
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def recv(self, n):
+        data = self.sock.recv(n)
+        if self.armed:
+            self.armed = False
+            raise _Alarm("the alarm fired between the read and the filing")
+        return data
+
+
+def test_an_exchange_with_the_zygote_cut_short_retires_it(monkeypatch):
+    """An answer read but not filed shifts every later answer onto the wrong ticket (a classmate's
+    spawn would get another request's answer, a pid or an exit code not its own): the zygote is
+    retired instead, and the next worker comes from a new one, with its own pid."""
+    monkeypatch.setattr(parent, "_ZYGOTE", None)
+    first = Worker("cpu", forked=True)
+    first.start()
+    zygote = parent._zygote()
+    zygote.sock = _CutShort(zygote.sock)
+    zygote.sock.armed = True
+    try:
+        first.stop()
+    except _Alarm:
+        pass
+    assert zygote.broken
+    first.stop()
+    with Worker("cpu", forked=True) as second:
+        second.start()
+        fresh = parent._zygote()
+        assert fresh is not zygote and isinstance(second.proc, Forked)
+        with open(f"/proc/{second.proc.pid}/stat") as f:
+            assert int(f.read().split(") ")[1].split()[1]) == fresh.proc.pid  # its pid is its own
+    fresh.close()
