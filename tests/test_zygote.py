@@ -227,3 +227,60 @@ def test_an_exchange_with_the_zygote_cut_short_retires_it(monkeypatch):
         with open(f"/proc/{second.proc.pid}/stat") as f:
             assert int(f.read().split(") ")[1].split()[1]) == fresh.proc.pid  # its pid is its own
     fresh.close()
+
+
+def test_threads_share_one_zygote(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(parent, "_ZYGOTE", None)
+    barrier, got = threading.Barrier(4), []
+
+    def ask():
+        barrier.wait()
+        got.append(parent._zygote())
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len({id(z) for z in got}) == 1
+    finally:
+        for z in {id(z): z for z in got}.values():
+            z.close()
+
+
+def test_stopping_a_forked_worker_waits_for_a_busy_zygote(monkeypatch):
+    """Stopping waits without a timeout, as Popen.wait does: a zygote busy with other threads'
+    requests (its lock held, after the wait was asked, longer than one answer's 6 s) is no reason
+    to raise."""
+    import threading
+
+    worker = Worker("cpu", forked=True)
+    worker.start()
+    zygote = worker.proc.zygote
+    held = threading.Event()
+
+    def busy():  # another thread reading answers for its own, later request
+        with zygote._lock:
+            held.set()
+            time.sleep(7)
+
+    thread = threading.Thread(target=busy)
+    send = zygote._send
+
+    def send_then_busy(message, fds=()):
+        ticket = send(message, fds)
+        if message["op"] == "wait" and not held.is_set():
+            thread.start()
+            held.wait()
+        return ticket
+
+    monkeypatch.setattr(zygote, "_send", send_then_busy)
+    try:
+        worker.stop()  # Forked.wait() raised subprocess.TimeoutExpired out of stop() after 6 s
+        assert worker.proc is None and not zygote.broken
+    finally:
+        if held.is_set():
+            thread.join()

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,25 @@ MAX_REPLY_BYTES = 256 << 20
 
 
 _ZYGOTE: tuple[int, Zygote] | None = None  # (the pid that started it, the zygote)
+_ZYGOTE_LOCK = threading.Lock()  # threads of one grading process start one zygote, not one each
+
+
+def _new_lock_after_fork() -> None:
+    global _ZYGOTE_LOCK
+    _ZYGOTE_LOCK = threading.Lock()  # a thread that held it is not in the forked process
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def _zygote() -> Zygote:
     """This process's fork server, started at the first forked worker and again if it failed
     (a process forked from this one starts its own)."""
+    with _ZYGOTE_LOCK:
+        return _current_zygote()
+
+
+def _current_zygote() -> Zygote:
     global _ZYGOTE
     if _ZYGOTE is not None and (_ZYGOTE[0] != os.getpid() or _ZYGOTE[1].broken):
         if _ZYGOTE[0] == os.getpid():

@@ -179,6 +179,8 @@ class Forked:
             answer = None if ticket is None else self.zygote.answer(ticket, left + 5)
             if answer is None:  # the zygote is gone, and with it (PR_SET_PDEATHSIG) the worker
                 if not self.zygote.broken:
+                    if timeout is None:  # as Popen.wait(): no timeout, no TimeoutExpired (the zygote was busy)
+                        continue
                     raise subprocess.TimeoutExpired("worker", timeout)
                 self.returncode = -9
                 return self.returncode
