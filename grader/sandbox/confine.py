@@ -23,7 +23,8 @@ Called by :mod:`grader.sandbox.worker` in two steps, with system calls made thro
     process (environment, memory, working directory) is out of reach;
   - seccomp: a hand-written BPF filter (x86_64 and aarch64, anything else is killed) that refuses
     new processes and programs (``fork``, ``vfork``, ``clone`` without ``CLONE_THREAD``,
-    ``execve``), signals to other processes, ``ptrace``, ``process_vm_*``, sockets other than
+    ``execve``), signals to other processes (``kill`` and the like; ``F_SETOWN``/``FIOSETOWN``, which
+    make the kernel signal an owner on I/O), ``ptrace``, ``process_vm_*``, sockets other than
     ``AF_UNIX``, namespaces, mounts, keys, BPF, perf, ``personality``, io_uring, modules and other
     privileged operations.
 
@@ -81,12 +82,16 @@ _NR = {
     # inspected by argument below
     "clone": (56, 220), "clone3": (435, 435), "kill": (62, 129), "tgkill": (234, 131),
     "rt_sigqueueinfo": (129, 138), "rt_tgsigqueueinfo": (297, 240), "socket": (41, 198),
+    "fcntl": (72, 25), "ioctl": (16, 29),
 }
 _ARCH_INDEX = {"x86_64": 0, "amd64": 0, "aarch64": 1, "arm64": 1}.get(ARCH.lower())
 _AUDIT_ARCH = {0: 0xC000003E, 1: 0xC00000B7}
 DENIED = tuple(n for n in _NR if n not in (
     "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self", "seccomp", "capset",
-    "clone", "clone3", "kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "socket"))
+    "clone", "clone3", "kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "socket", "fcntl", "ioctl"))
+# Commands that make the kernel signal another process on I/O (SIGIO, or any signal with F_SETSIG):
+# kill's filter does not see them, and only Landlock's signal scope (ABI 6+) refuses them otherwise.
+F_SETOWN, F_SETOWN_EX, FIOSETOWN, SIOCSPGRP = 8, 15, 0x8901, 0x8902
 
 
 def nr(name: str) -> int | None:
@@ -366,7 +371,7 @@ def landlock(read_paths: list[str], write_paths: list[str], device_paths: list[s
 # --------------------------------------------------------------------------- seccomp
 SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x80000000, 0x7FFF0000, 0x00050000
 _LD_W_ABS, _JEQ, _JSET, _JGE, _RET = 0x20, 0x15, 0x45, 0x35, 0x06
-_OFF_NR, _OFF_ARCH, _OFF_ARG0 = 0, 4, 16
+_OFF_NR, _OFF_ARCH, _OFF_ARG0, _OFF_ARG1 = 0, 4, 16, 24
 
 
 class _Filter(ctypes.Structure):
@@ -390,7 +395,7 @@ def program(pid: int) -> list[tuple[int, int, int, int]]:
         if nr(name) is not None:
             code += [(_JEQ, 0, 1, nr(name)), (_RET, 0, 0, deny)]
     code += [(_JEQ, 0, 1, nr("clone3")), (_RET, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS)]  # libc falls back to clone
-    branches = [("clone", "thread"), ("socket", "unix"),
+    branches = [("clone", "thread"), ("socket", "unix"), ("fcntl", "fcntl"), ("ioctl", "ioctl"),
                 *((name, "self") for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"))]
     for name, label in branches:
         code += [(_JEQ, label, 0, nr(name))]
@@ -401,6 +406,11 @@ def program(pid: int) -> list[tuple[int, int, int, int]]:
                    (_RET, 0, 0, deny)],
         # socket: only AF_UNIX (1)
         "unix": [(_LD_W_ABS, 0, 0, _OFF_ARG0), (_JEQ, 0, 1, 1), (_RET, 0, 0, SECCOMP_RET_ALLOW), (_RET, 0, 0, deny)],
+        # no owner to signal on I/O (the command is an unsigned int: the low word is what the kernel reads)
+        "fcntl": [(_LD_W_ABS, 0, 0, _OFF_ARG1), (_JEQ, 2, 0, F_SETOWN), (_JEQ, 1, 0, F_SETOWN_EX),
+                  (_RET, 0, 0, SECCOMP_RET_ALLOW), (_RET, 0, 0, deny)],
+        "ioctl": [(_LD_W_ABS, 0, 0, _OFF_ARG1), (_JEQ, 2, 0, FIOSETOWN), (_JEQ, 1, 0, SIOCSPGRP),
+                  (_RET, 0, 0, SECCOMP_RET_ALLOW), (_RET, 0, 0, deny)],
         # signals: only to itself (its pid, its own process group, 0 = its group)
         "self": [(_LD_W_ABS, 0, 0, _OFF_ARG0), (_JEQ, 2, 0, pid), (_JEQ, 1, 0, (-pid) & 0xFFFFFFFF),
                  (_JEQ, 0, 1, 0), (_RET, 0, 0, SECCOMP_RET_ALLOW), (_RET, 0, 0, deny)],

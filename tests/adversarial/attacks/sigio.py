@@ -1,9 +1,10 @@
 """Asks the kernel to signal other processes for it: a pipe owned (``F_SETOWN``) by the worker's parent
 (the zygote it was forked from, or the grading process), by the grading process and by their process
-groups, with ``SIGKILL`` as its I/O signal (``F_SETSIG``), then makes the pipe readable. ``kill`` is
-filtered by seccomp, ``fcntl`` is not: only Landlock's signal scope (ABI 6+) stops this signal, whose
-sender is the kernel. If it got through, the grading process (or the zygote, and this worker with it)
-would be dead and the run would say so instead of this report."""
+groups, with ``SIGKILL`` as its I/O signal (``F_SETSIG``), then makes the pipe readable (the signal's
+sender is the kernel: the filter on ``kill`` never sees it). Refused by seccomp (``F_SETOWN``) and by
+Landlock's signal scope (ABI 6+); with neither, a worker of uid 0 killed any process of uid 0. An owner
+taken counts as a success (one layer gone); a signal delivered kills the grading process (or the zygote,
+and this worker with it), and the run says so instead of this report."""
 import fcntl
 import os
 import signal
@@ -32,4 +33,6 @@ def batch_hard(dist, labels):
         except OSError as exc:
             refused.append(f"{name}: {exc.strerror}")
     time.sleep(0.5)  # the signals, if any, are delivered by now: whoever got one is gone
-    raise RuntimeError(f"blocked: signals not delivered to {armed}; refused: {refused}")
+    if armed:  # aimed, and only Landlock's signal scope (a kernel of 6.12 or later) held it back
+        raise RuntimeError(f"{WON}: the kernel took {armed} as owners of a SIGKILL on I/O")
+    raise RuntimeError(f"blocked: {refused}")
