@@ -118,8 +118,11 @@ def grade_job(student: str, path: str, files: list[str], device: str, examples: 
         previous = signal.signal(signal.SIGALRM, over)
         signal.setitimer(signal.ITIMER_REAL, budget_seconds)
     try:
+        # One student after another on the main thread (the local pool): each worker forked from
+        # this process's zygote. Dask runs tasks on threads, which would share a zygote: whatever
+        # retired it would end the other threads' workers too; there each worker starts directly.
         return pipeline.grade(sub, device=device, examples=examples, only=only, secret=secret, limits=limits,
-                              forked=True)  # one student after another: each worker forked from a zygote
+                              forked=threading.current_thread() is threading.main_thread())
     except BudgetExceeded as exc:
         return pipeline.failed(student, only, str(exc), secret)
     finally:

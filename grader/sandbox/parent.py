@@ -233,7 +233,9 @@ class Worker:
         self.launched = False
         self._unanswered = False
         if self.proc is not None:
-            for kill in (os.killpg, os.kill):  # its group; the process itself (a forked one may not lead a group yet)
+            # Its group, and the process itself (a forked one may not lead a group yet); not once it
+            # has been waited for: its pid may belong to another process by now.
+            for kill in (os.killpg, os.kill) if self.proc.returncode is None else ():
                 try:
                     kill(self.proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):

@@ -14,8 +14,9 @@ seccomp) before any student code, as in a worker started directly. The zygote re
 children and tells the grading process how each one ended (:class:`Forked` has the part of
 ``subprocess.Popen``'s interface the :class:`~grader.sandbox.parent.Worker` uses).
 
-Only the class run's CPU workers are forked (``hnm grade``, where a grading process grades one
-student after another): CUDA cannot be initialised in a forked child of a process that used it,
+Only the local pool's CPU workers are forked (``hnm grade``, where a grading process grades one
+student after another on its main thread; Dask's tasks run on threads, which would share the
+zygote and its failures): CUDA cannot be initialised in a forked child of a process that used it,
 ``hnm check`` starts its one worker while it imports its own libraries anyway, and Gradescope's
 run starts each worker through a wrapper that hands the worker's folder to an unprivileged
 account. If the zygote cannot be reached, the worker is started directly and a new zygote next
