@@ -293,9 +293,11 @@ def check_cli(repeats: int, examples: int, only: list[str] | None = None, baseli
         rule += "---:|---:|---:|---:|"
     print(head + f"\n{rule}")
     with tempfile.TemporaryDirectory(prefix="hnm-bench-") as tmp:
-        env = dict(os.environ, XDG_CACHE_HOME=str(Path(tmp) / "cache"))
+        # A cache folder per checkout: the kept examples of one would not match the other's sources.
+        envs = [dict(os.environ, XDG_CACHE_HOME=str(Path(tmp) / f"cache-{side}")) for side in range(len(sides))]
         for exercise_id in only or WRONG:
-            shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
+            for side in range(len(sides)):
+                shutil.rmtree(Path(tmp) / f"cache-{side}", ignore_errors=True)
             medians, gains, points, first = [], [], [], None
             for source in (correct_source(), wrong_source(exercise_id)):
                 path = Path(tmp) / "student.py"
@@ -306,7 +308,7 @@ def check_cli(repeats: int, examples: int, only: list[str] | None = None, baseli
                         cmd = [python, "-m", "grader.cli", "check", exercise_id, str(path), "--device", "cpu",
                                "--examples", str(examples)]
                         t0 = time.perf_counter()
-                        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+                        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=envs[side])
                         seconds = time.perf_counter() - t0
                         if i == 0 and side == 0 and first is None:
                             first = seconds
