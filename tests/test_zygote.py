@@ -284,3 +284,10 @@ def test_stopping_a_forked_worker_waits_for_a_busy_zygote(monkeypatch):
     finally:
         if held.is_set():
             thread.join()
+
+
+def test_a_zygote_retired_before_it_is_ready_leaves_no_folder():
+    zygote = parent.Zygote(parent._environment("cpu", "/tmp"))
+    folder = zygote.folder
+    zygote.close()  # at once: it is still importing torch in its start-up folder
+    assert not os.path.exists(folder)

@@ -47,7 +47,7 @@ class Zygote:
     def __init__(self, env: dict[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
-        folder = tempfile.mkdtemp(prefix="hnm-zygote-")  # its working directory while it imports (empty, its own)
+        folder = self.folder = tempfile.mkdtemp(prefix="hnm-zygote-")  # its working directory while it imports (empty, its own)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-m", "grader.sandbox.zygote", "--parent", str(os.getpid())],
@@ -134,6 +134,10 @@ class Zygote:
         except OSError:
             pass
         self.proc.wait()
+        try:
+            os.rmdir(self.folder)  # still there if it was stopped before its imports were done
+        except OSError:
+            pass
 
 
 class Forked:
