@@ -15,19 +15,20 @@ from grader.engine import Case, CheckFailed, Property
 PER_EXAMPLE = 4096  # derived values kept per suite: every example of an exercise (at most ~900), for a whole class run
 
 
-def per_example(compute: Callable[[list], Any]) -> Callable[[list], Any]:
-    """``compute(args)`` once per example: a suite's derived values (oracles, orders, tolerances)
+def per_example(compute: Callable[..., Any]) -> Callable[..., Any]:
+    """``compute(args, *more)`` once per example ``args`` (``more``, e.g. the reference's output on
+    it, is a function of the example too): a suite's derived values (oracles, orders, tolerances)
     are functions of the example alone, and the engine keeps its examples for the whole grading
     process, so every student of a class run is judged against values computed once. Keyed by
     the example's identity (held, so the key cannot be reused); the oldest are dropped beyond
     :data:`PER_EXAMPLE`."""
     kept: OrderedDict[int, tuple[list, Any]] = OrderedDict()
 
-    def cached(args: list) -> Any:
+    def cached(args: list, *more: Any) -> Any:
         hit = kept.get(id(args))
         if hit is not None and hit[0] is args:
             return hit[1]
-        value = compute(args)
+        value = compute(args, *more)
         kept[id(args)] = (args, value)
         while len(kept) > PER_EXAMPLE:
             kept.popitem(last=False)
